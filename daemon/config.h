@@ -1,0 +1,71 @@
+/* config.h - the libconfig file as typed, validated structs (SPEC E "Config"). */
+#ifndef SIPUAD_CONFIG_H
+#define SIPUAD_CONFIG_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#define CONF_ID_MAX 32
+#define CONF_DEFAULT_FILE "/etc/sipuad/sipuad.conf"
+
+enum conf_transport { CONF_TP_UDP, CONF_TP_TCP, CONF_TP_TLS, CONF_TP_MAX };
+enum conf_log_level { CONF_LOG_ERROR, CONF_LOG_WARN, CONF_LOG_INFO, CONF_LOG_DEBUG, CONF_LOG_MAX };
+
+struct conf_server {
+	char *host;                   /* name or IP literal (IPv6 without brackets) */
+	int port;                     /* 0: not given -> SRV, then 5060 (RFC 3263) */
+	enum conf_transport transport;
+	int expires;                  /* s, 10..86400 */
+};
+
+struct conf_line {
+	char id[CONF_ID_MAX + 1];     /* [a-z0-9_-]{1,32} */
+	bool enabled;
+	char *user, *domain;          /* AOR sip:user@domain */
+	char *auth_user;              /* never NULL: defaults to user */
+	char *password;               /* never NULL ("" = none); never log it */
+	char *display_name;           /* never NULL ("" = none) */
+	struct conf_server *servers;  /* priority order, n_servers >= 1 */
+	int n_servers;
+	char **proxies;               /* outbound proxies as written: host, host:port, [v6], [v6]:port */
+	int n_proxies;
+	int heartbeat_interval;       /* s, 0 = off */
+	int retry_count;              /* transmissions before a server is unavailable */
+	int return_delay;             /* s, timer 1 of SPEC A.2 */
+	int retry_delay;              /* s, timer 2 of SPEC A.2 */
+	bool failback_enabled;
+	int failback_interval;        /* s */
+};
+
+struct conf {
+	char *file;                   /* path it was read from */
+	char *ctl_socket;
+	unsigned ctl_mode;            /* from the octal string, e.g. 0660 */
+	char *ctl_group;              /* "" = none */
+	char *database;
+	enum conf_log_level log_level;
+	char *listen;                 /* IP literal */
+	int port;                     /* 0 = any free port */
+	bool transports[CONF_TP_MAX];
+	char *user_agent;
+	int t1, t2;                   /* ms */
+	char *resolv_conf;
+	int dns_timeout;              /* s */
+	int start_spread;             /* s */
+	struct conf_line *lines;
+	int n_lines;
+};
+
+/* Read and validate FILE. All or nothing: 0 and *out on success; -1 on any
+ * error, each error written to err as "FILE:LINE: KEY: message\n". */
+int conf_load(const char *file, struct conf **out, FILE *err);
+void conf_free(struct conf *c);
+/* The canonical form (every key, defaults filled in, passwords masked). */
+void conf_print(const struct conf *c, FILE *out);
+/* True when two lines would behave identically (reload touches only changed lines). */
+bool conf_line_equal(const struct conf_line *a, const struct conf_line *b);
+const struct conf_line *conf_find_line(const struct conf *c, const char *id);
+const char *conf_transport_name(enum conf_transport t);
+const char *conf_log_level_name(enum conf_log_level l);
+
+#endif
