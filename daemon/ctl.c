@@ -1,0 +1,393 @@
+/* ctl.c - the control socket: framing, commands, JSON replies. */
+#include <errno.h>
+#include <grp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <json-c/json.h>
+
+#include "ctl.h"
+#include "ctl_proto.h"
+#include "line.h"
+#include "log.h"
+#include "version.h"
+
+#define CTL_CLIENTS_MAX 64
+#define CTL_WORDS_MAX 8
+
+struct ctl_client {
+	struct ctl *ctl;
+	struct bufferevent *bev;
+	struct ctl_client *next;
+	bool closing;        /* reply written; close once it has drained */
+};
+
+struct ctl {
+	struct event_base *base;
+	const struct line_set *set;
+	struct evconnlistener *listener;
+	char *path;
+	struct ctl_client *clients;
+	int n_clients;
+};
+
+static json_object *line_json(const struct line *l)
+{
+	struct line_status st;
+	line_get_status(l, &st);
+	json_object *o = json_object_new_object();
+	json_object_object_add(o, "id", json_object_new_string(st.id));
+	json_object_object_add(o, "state", json_object_new_string(line_state_name(st.state)));
+	json_object_object_add(o, "registered", json_object_new_boolean(st.registered));
+	json_object *sv = json_object_new_object();
+	json_object_object_add(sv, "index", json_object_new_int(st.server_index));
+	json_object_object_add(sv, "role", json_object_new_string(st.server_role));
+	json_object_object_add(sv, "host", json_object_new_string(st.server_host));
+	json_object_object_add(sv, "port", st.server_port ? json_object_new_int(st.server_port) : NULL);
+	json_object_object_add(sv, "transport", json_object_new_string(st.server_transport));
+	json_object_object_add(o, "server", sv);
+	json_object_object_add(o, "address", st.address ? json_object_new_string(st.address) : NULL);
+	json_object_object_add(o, "expires_in", json_object_new_int64(st.expires_in));
+	json_object_object_add(o, "failovers", json_object_new_int64(st.failovers));
+	json_object *err = NULL;
+	if (st.error_reason) {
+		err = json_object_new_object();
+		json_object_object_add(err, "code", json_object_new_int(st.error_code));
+		json_object_object_add(err, "reason", json_object_new_string(st.error_reason));
+		json_object_object_add(err, "at", json_object_new_int64(st.error_at));
+	}
+	json_object_object_add(o, "last_error", err);
+	json_object_object_add(o, "next_attempt_in",
+			       st.next_attempt_in >= 0 ? json_object_new_int64(st.next_attempt_in) : NULL);
+	return o;
+}
+
+static json_object *reply_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static json_object *reply_error(const char *fmt, ...)
+{
+	char msg[256];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	json_object *o = json_object_new_object();
+	json_object_object_add(o, "ok", json_object_new_boolean(0));
+	json_object_object_add(o, "error", json_object_new_string(msg));
+	return o;
+}
+
+static json_object *reply_ok(void)
+{
+	json_object *o = json_object_new_object();
+	json_object_object_add(o, "ok", json_object_new_boolean(1));
+	return o;
+}
+
+static json_object *cmd_status(const struct line_set *set, int argc, char **argv)
+{
+	if (argc > 2)
+		return reply_error("usage: status [LINE]");
+	json_object *o = reply_ok();
+	if (argc == 2) {
+		const struct line *l = line_set_find(set, argv[1]);
+		if (!l) {
+			json_object_put(o);
+			return reply_error("no line '%s'", argv[1]);
+		}
+		json_object_object_add(o, "line", line_json(l));
+		return o;
+	}
+	json_object *arr = json_object_new_array();
+	for (int i = 0; i < set->n; i++)
+		json_object_array_add(arr, line_json(set->v[i]));
+	json_object_object_add(o, "lines", arr);
+	return o;
+}
+
+static json_object *cmd_version(const struct line_set *set, int argc, char **argv)
+{
+	(void)set;
+	(void)argv;
+	if (argc != 1)
+		return reply_error("usage: version");
+	json_object *o = reply_ok();
+	json_object_object_add(o, "version", json_object_new_string(SIPUAD_VERSION));
+	return o;
+}
+
+static const struct {
+	const char *name;
+	json_object *(*fn)(const struct line_set *set, int argc, char **argv);
+} commands[] = {
+	{ "status", cmd_status },
+	{ "version", cmd_version },
+};
+
+/* Printable ASCII words separated by blanks; anything else is refused
+ * before a command sees it. */
+static int split_words(char *req, char **argv, int max)
+{
+	int argc = 0;
+	for (char *p = req; *p;) {
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (!*p)
+			break;
+		if (argc == max)
+			return -1;
+		argv[argc++] = p;
+		while (*p && *p != ' ' && *p != '\t')
+			p++;
+		if (*p)
+			*p++ = '\0';
+	}
+	return argc;
+}
+
+char *ctl_handle_request(const struct line_set *set, const char *request)
+{
+	char buf[CTL_REQUEST_MAX + 1];
+	char *argv[CTL_WORDS_MAX];
+	json_object *reply = NULL;
+	size_t len = strlen(request);
+
+	if (len > CTL_REQUEST_MAX) {
+		reply = reply_error("request longer than %d bytes", CTL_REQUEST_MAX);
+		goto out;
+	}
+	for (size_t i = 0; i < len; i++) {
+		unsigned char ch = (unsigned char)request[i];
+		if ((ch < 0x20 && ch != '\t') || ch >= 0x7f) {
+			reply = reply_error("request has a control or non-ASCII byte at offset %zu", i);
+			goto out;
+		}
+	}
+	memcpy(buf, request, len + 1);
+	int argc = split_words(buf, argv, CTL_WORDS_MAX);
+	if (argc < 0) {
+		reply = reply_error("too many words (at most %d)", CTL_WORDS_MAX);
+		goto out;
+	}
+	if (argc == 0) {
+		reply = reply_error("empty request");
+		goto out;
+	}
+	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+		if (strcmp(argv[0], commands[i].name) == 0) {
+			reply = commands[i].fn(set, argc, argv);
+			goto out;
+		}
+	reply = reply_error("unknown command '%.64s'", argv[0]);
+out:;
+	char *s = strdup(json_object_to_json_string_ext(reply, JSON_C_TO_STRING_PLAIN));
+	json_object_put(reply);
+	return s;
+}
+
+static void client_free(struct ctl_client *cl)
+{
+	struct ctl *ctl = cl->ctl;
+	for (struct ctl_client **pp = &ctl->clients; *pp; pp = &(*pp)->next)
+		if (*pp == cl) {
+			*pp = cl->next;
+			break;
+		}
+	ctl->n_clients--;
+	bufferevent_free(cl->bev);
+	free(cl);
+	/* A slot is free again: resume accepting if we had paused. */
+	if (ctl->n_clients == CTL_CLIENTS_MAX - 1)
+		evconnlistener_enable(ctl->listener);
+}
+
+static void send_line(struct ctl_client *cl, char *json)
+{
+	struct evbuffer *out = bufferevent_get_output(cl->bev);
+	evbuffer_add(out, json ? json : "{\"ok\":false,\"error\":\"out of memory\"}",
+		     json ? strlen(json) : 36);
+	evbuffer_add(out, "\n", 1);
+	free(json);
+}
+
+static void read_cb(struct bufferevent *bev, void *arg)
+{
+	struct ctl_client *cl = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	size_t len;
+	char *req;
+	while (!cl->closing && (req = evbuffer_readln(in, &len, EVBUFFER_EOL_LF))) {
+		if (len && req[len - 1] == '\r')
+			req[--len] = '\0';
+		char *reply;
+		if (strlen(req) != len) {
+			/* A NUL inside the line: answer, then keep serving. */
+			json_object *e = reply_error("request contains a NUL byte");
+			reply = strdup(json_object_to_json_string_ext(e, JSON_C_TO_STRING_PLAIN));
+			json_object_put(e);
+		} else {
+			reply = ctl_handle_request(cl->ctl->set, req);
+		}
+		free(req);
+		send_line(cl, reply);
+	}
+	if (!cl->closing && evbuffer_get_length(in) > CTL_REQUEST_MAX) {
+		/* No newline within the limit: the framing is lost, so say why
+		 * and close once the reply is out. */
+		json_object *e = reply_error("request longer than %d bytes", CTL_REQUEST_MAX);
+		send_line(cl, strdup(json_object_to_json_string_ext(e, JSON_C_TO_STRING_PLAIN)));
+		json_object_put(e);
+		cl->closing = true;
+		evbuffer_drain(in, evbuffer_get_length(in));
+		bufferevent_disable(bev, EV_READ);
+	}
+}
+
+static void write_cb(struct bufferevent *bev, void *arg)
+{
+	(void)bev;
+	struct ctl_client *cl = arg;
+	if (cl->closing)
+		client_free(cl);
+}
+
+static void event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	(void)bev;
+	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))
+		client_free(arg);
+}
+
+static void accept_cb(struct evconnlistener *lst, evutil_socket_t fd,
+		      struct sockaddr *sa, int socklen, void *arg)
+{
+	(void)lst;
+	(void)sa;
+	(void)socklen;
+	struct ctl *ctl = arg;
+	struct ctl_client *cl = calloc(1, sizeof *cl);
+	if (!cl) {
+		close(fd);
+		return;
+	}
+	cl->ctl = ctl;
+	cl->bev = bufferevent_socket_new(ctl->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (!cl->bev) {
+		close(fd);
+		free(cl);
+		return;
+	}
+	bufferevent_setcb(cl->bev, read_cb, write_cb, event_cb, cl);
+	bufferevent_enable(cl->bev, EV_READ | EV_WRITE);
+	cl->next = ctl->clients;
+	ctl->clients = cl;
+	/* Bounded: at the limit stop accepting; the kernel backlog holds the rest. */
+	if (++ctl->n_clients == CTL_CLIENTS_MAX)
+		evconnlistener_disable(ctl->listener);
+}
+
+static void accept_error_cb(struct evconnlistener *lst, void *arg)
+{
+	(void)lst;
+	(void)arg;
+	log_warn("ctl: accept: %s", strerror(errno));
+}
+
+/* A socket file left by a crashed run refuses connections: replace it. A
+ * live daemon answers: refuse to start rather than steal its socket. */
+static int clear_stale(const struct sockaddr_un *sun)
+{
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	int rc = connect(fd, (const struct sockaddr *)sun, sizeof *sun);
+	int err = errno;
+	close(fd);
+	if (rc == 0) {
+		log_error("ctl: %s: another daemon is serving this socket", sun->sun_path);
+		return -EADDRINUSE;
+	}
+	if (err == ECONNREFUSED && unlink(sun->sun_path) != 0 && errno != ENOENT)
+		return -errno;
+	return 0;
+}
+
+int ctl_init(struct ctl **out, struct event_base *base, const struct conf *c,
+	     const struct line_set *set)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	if (strlen(c->ctl_socket) >= sizeof sun.sun_path) {
+		log_error("ctl: socket path too long: %s", c->ctl_socket);
+		return -ENAMETOOLONG;
+	}
+	strcpy(sun.sun_path, c->ctl_socket);
+	int rc = clear_stale(&sun);
+	if (rc < 0)
+		return rc;
+
+	struct ctl *ctl = calloc(1, sizeof *ctl);
+	if (!ctl)
+		return -ENOMEM;
+	ctl->base = base;
+	ctl->set = set;
+	ctl->path = strdup(c->ctl_socket);
+	/* Create it with no access, then open it to what the config says. */
+	mode_t old = umask(0777);
+	ctl->listener = evconnlistener_new_bind(base, accept_cb, ctl,
+						LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC,
+						16, (struct sockaddr *)&sun, sizeof sun);
+	umask(old);
+	if (!ctl->listener) {
+		rc = -errno;
+		log_error("ctl: cannot listen on %s: %s", c->ctl_socket, strerror(errno));
+		goto fail;
+	}
+	evconnlistener_set_error_cb(ctl->listener, accept_error_cb);
+	if (c->ctl_group[0]) {
+		struct group *gr = getgrnam(c->ctl_group);
+		if (!gr || chown(c->ctl_socket, (uid_t)-1, gr->gr_gid) != 0) {
+			rc = -EINVAL;
+			log_error("ctl: cannot give %s to group '%s'%s", c->ctl_socket, c->ctl_group,
+				  gr ? "" : ": no such group");
+			goto fail;
+		}
+	}
+	if (chmod(c->ctl_socket, (mode_t)c->ctl_mode) != 0) {
+		rc = -errno;
+		log_error("ctl: chmod %s: %s", c->ctl_socket, strerror(errno));
+		goto fail;
+	}
+	log_info("ctl: listening on %s", c->ctl_socket);
+	*out = ctl;
+	return 0;
+fail:
+	ctl_free(ctl);
+	return rc;
+}
+
+void ctl_free(struct ctl *ctl)
+{
+	if (!ctl)
+		return;
+	while (ctl->clients) {
+		struct ctl_client *cl = ctl->clients;
+		ctl->clients = cl->next;
+		bufferevent_free(cl->bev);
+		free(cl);
+	}
+	if (ctl->listener) {
+		evconnlistener_free(ctl->listener);
+		unlink(ctl->path);
+	}
+	free(ctl->path);
+	free(ctl);
+}

@@ -1,0 +1,22 @@
+/* ctl.h - the control socket (SPEC E "Control protocol"). */
+#ifndef SIPUAD_CTL_H
+#define SIPUAD_CTL_H
+
+#include "config.h"
+
+struct event_base;
+struct line_set;
+struct ctl;
+
+/* Bind the socket named in C (a stale file from a crashed run is replaced;
+ * a live daemon on it is an error) and serve requests about SET. */
+int ctl_init(struct ctl **out, struct event_base *base, const struct conf *c,
+	     const struct line_set *set);
+/* Close every client and remove the socket file. */
+void ctl_free(struct ctl *ctl);
+
+/* Pure: the reply to one request line, as a malloc'd JSON string without the
+ * trailing newline (exposed for unit tests). */
+char *ctl_handle_request(const struct line_set *set, const char *request);
+
+#endif

@@ -1,0 +1,185 @@
+/* loop.c - the libevent <-> su_root adapter (ARCHITECTURE.md "One thread, one loop"). */
+#include <dirent.h>
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <sofia-sip/su.h>
+#include <sofia-sip/su_wait.h>
+
+#include "log.h"
+#include "loop.h"
+
+/* Bound on su_root_step() calls in one wake: a busy stack gets the loop back
+ * (and other events their turn) and is resumed by an immediate re-arm. */
+#define LOOP_STEPS_MAX 64
+#define LOOP_FDS_MAX 1024
+
+struct loop {
+	struct event_base *base;
+	su_root_t *root;
+	int epfd;
+	struct event *io;    /* Sofia's epoll fd readable */
+	struct event *timer; /* Sofia's next timer, and kicks */
+	bool su_inited;
+};
+
+/* The create hook has no context argument: it reports through this. */
+static int found_epfd = -1;
+
+static void fd_set_open(bool *open, int max)
+{
+	memset(open, 0, sizeof *open * (size_t)max);
+	DIR *d = opendir("/proc/self/fd");
+	if (!d)
+		return;
+	struct dirent *de;
+	int own = dirfd(d); /* closed again before anyone else can open it */
+	while ((de = readdir(d))) {
+		char *end;
+		long fd = strtol(de->d_name, &end, 10);
+		if (*end == '\0' && fd >= 0 && fd < max && fd != own)
+			open[fd] = true;
+	}
+	closedir(d);
+}
+
+static bool fd_is_eventpoll(int fd)
+{
+	char path[64], target[64];
+	snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+	ssize_t n = readlink(path, target, sizeof target - 1);
+	if (n < 0)
+		return false;
+	target[n] = '\0';
+	return strcmp(target, "anon_inode:[eventpoll]") == 0;
+}
+
+/* Sofia publishes no pollable fd: create its epoll port ourselves and learn
+ * the one new eventpoll fd that appeared while it did. */
+static su_port_t *epoll_port_create_hook(void)
+{
+	static bool before[LOOP_FDS_MAX], after[LOOP_FDS_MAX];
+	fd_set_open(before, LOOP_FDS_MAX);
+	su_port_t *port = su_epoll_port_create();
+	fd_set_open(after, LOOP_FDS_MAX);
+	found_epfd = -1;
+	for (int fd = 0; fd < LOOP_FDS_MAX; fd++) {
+		if (after[fd] && !before[fd] && fd_is_eventpoll(fd)) {
+			if (found_epfd >= 0) { /* two candidates: cannot tell */
+				found_epfd = -2;
+				break;
+			}
+			found_epfd = fd;
+		}
+	}
+	return port;
+}
+
+static void arm(struct loop *l, su_duration_t ms)
+{
+	if (ms == SU_WAIT_FOREVER) {
+		evtimer_del(l->timer);
+		return;
+	}
+	struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 };
+	evtimer_add(l->timer, &tv);
+}
+
+/* Run Sofia until it has nothing due, then sleep until its next timer. */
+static void step(struct loop *l)
+{
+	for (int i = 0; i < LOOP_STEPS_MAX; i++) {
+		su_duration_t next = su_root_step(l->root, 0);
+		if (next != 0) {
+			arm(l, next);
+			return;
+		}
+	}
+	arm(l, 0);
+}
+
+static void io_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	step(arg);
+}
+
+static void timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	step(arg);
+}
+
+int loop_init(struct loop **out, struct event_base *base)
+{
+	struct loop *l = calloc(1, sizeof *l);
+	if (!l)
+		return -ENOMEM;
+	l->base = base;
+	l->epfd = -1;
+	if (su_init() != 0) {
+		log_error("loop: su_init() failed");
+		goto fail;
+	}
+	l->su_inited = true;
+	su_port_prefer(epoll_port_create_hook, su_epoll_clone_start);
+	l->root = su_root_create(l);
+	if (!l->root) {
+		log_error("loop: su_root_create() failed");
+		goto fail;
+	}
+	if (found_epfd < 0 || !fd_is_eventpoll(found_epfd)) {
+		log_error("loop: cannot find Sofia-SIP's epoll fd (%s); refusing to start",
+			  found_epfd == -2 ? "several new eventpoll fds" : "none opened");
+		goto fail;
+	}
+	l->epfd = found_epfd;
+	/* nua must run in this thread: 1.12.11 has handle-release races in
+	 * its threaded mode. */
+	su_root_threading(l->root, 0);
+	l->io = event_new(base, l->epfd, EV_READ | EV_PERSIST, io_cb, l);
+	l->timer = evtimer_new(base, timer_cb, l);
+	if (!l->io || !l->timer || event_add(l->io, NULL) != 0) {
+		log_error("loop: cannot watch Sofia-SIP's epoll fd %d", l->epfd);
+		goto fail;
+	}
+	log_debug("loop: Sofia-SIP epoll fd %d watched by libevent", l->epfd);
+	*out = l;
+	return 0;
+fail:
+	loop_free(l);
+	return -EIO;
+}
+
+struct su_root_s *loop_root(const struct loop *l)
+{
+	return l->root;
+}
+
+void loop_kick(struct loop *l)
+{
+	/* Activating the timer runs step() on the next loop iteration: never
+	 * re-entrantly, so this is safe inside a Sofia callback too. */
+	event_active(l->timer, EV_TIMEOUT, 0);
+}
+
+void loop_free(struct loop *l)
+{
+	if (!l)
+		return;
+	if (l->io)
+		event_free(l->io);
+	if (l->timer)
+		event_free(l->timer);
+	if (l->root)
+		su_root_destroy(l->root);
+	if (l->su_inited)
+		su_deinit();
+	free(l);
+}

@@ -1,0 +1,76 @@
+/* sip.h - the SIP user agent: one nua stack, requests pinned to numeric targets,
+ * every outcome classified for the line agent. Only sip.c includes nua. */
+#ifndef SIPUAD_SIP_H
+#define SIPUAD_SIP_H
+
+#include <stdbool.h>
+
+#include "config.h"
+
+struct loop;
+struct sip;
+struct sip_reg;
+
+/* What a final response means to the agent (ARCHITECTURE "Classify every failure"). */
+enum sip_result {
+	SIP_RES_OK,          /* 2xx */
+	SIP_RES_TIMEOUT,     /* no answer: local 408 after 64*T1 */
+	SIP_RES_UNREACHABLE, /* local 503: ICMP unreachable, TCP refused/failed, send error */
+	SIP_RES_4XX,         /* a server's 4xx that is not an auth challenge */
+	SIP_RES_AUTH,        /* challenged again for the same credentials, or none to give */
+	SIP_RES_5XX,         /* a server's 5xx */
+	SIP_RES_6XX,         /* a server's 6xx */
+	SIP_RES_INTERNAL,    /* nua's own error (>= 900) or another local failure */
+	SIP_RES_MAX
+};
+
+enum sip_op { SIP_OP_REGISTER, SIP_OP_UNREGISTER, SIP_OP_OPTIONS, SIP_OP_MAX };
+
+/* One final outcome of a request on a registration handle. */
+struct sip_outcome {
+	enum sip_op op;
+	enum sip_result result;
+	int status;
+	const char *phrase;
+	int expires;     /* REGISTER 2xx: seconds the server granted our contact */
+	int retry_after; /* s from Retry-After, 0 = none */
+	const char *target; /* "IP:PORT" the request was sent to */
+};
+
+typedef void sip_outcome_cb(void *ctx, const struct sip_outcome *o);
+
+/* The AOR and credentials of a line; strings are copied. */
+struct sip_account {
+	const char *line_id; /* tags our Contact (;line=ID) so bindings are told apart */
+	const char *user, *domain, *auth_user, *password, *display_name;
+};
+
+/* The UA's settings (listen address, transports, timers) come from C. */
+int sip_init(struct sip **out, struct loop *loop, const struct conf *c);
+/* Un-REGISTERs whatever nua still holds and stops the stack; DONE runs when
+ * nua confirms, or is not called if the loop stops first. */
+void sip_shutdown(struct sip *s, void (*done)(void *arg), void *arg);
+void sip_free(struct sip *s);
+
+struct sip_reg *sip_reg_new(struct sip *s, const struct sip_account *a,
+			    sip_outcome_cb *cb, void *ctx);
+/* REGISTER to IP:PORT over TP asking for EXPIRES s; nua refreshes it before
+ * the granted expiry and reports each refresh's outcome too. */
+int sip_reg_register(struct sip_reg *r, const char *ip, int port,
+		     enum conf_transport tp, int expires);
+/* un-REGISTER (Expires: 0) this handle's binding at its current target. */
+int sip_reg_unregister(struct sip_reg *r);
+/* OPTIONS to the target of the last sip_reg_register() (or to IP:PORT/TP
+ * when IP is given), on a handle of its own so it never disturbs the
+ * registration. Any final response is reported with op SIP_OP_OPTIONS. */
+int sip_reg_options(struct sip_reg *r, const char *ip, int port, enum conf_transport tp);
+/* Drop the handle at once: no callback for it runs afterwards. */
+void sip_reg_free(struct sip_reg *r);
+
+/* Pure helpers, exposed for unit tests. */
+enum sip_result sip_classify(int status, bool local);
+const char *sip_result_name(enum sip_result r);
+/* "IP:PORT" with IPv6 in brackets. */
+void sip_format_target(char *buf, unsigned size, const char *ip, int port);
+
+#endif

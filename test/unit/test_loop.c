@@ -1,0 +1,145 @@
+/* test_loop.c - the libevent <-> Sofia adapter really drives nua: a request
+ * made from our thread is sent at once (the kick) and its answer arrives. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "loop.h"
+#include "sip.h"
+#include "unit.h"
+
+struct seen {
+	struct event_base *base;
+	int n;
+	struct sip_outcome o;
+	bool down;
+};
+
+static void outcome_cb(void *ctx, const struct sip_outcome *o)
+{
+	struct seen *s = ctx;
+	s->n++;
+	s->o = *o;
+	s->o.phrase = NULL;
+	s->o.target = NULL;
+	event_base_loopbreak(s->base);
+}
+
+static void down_cb(void *arg)
+{
+	struct seen *s = arg;
+	s->down = true;
+	event_base_loopbreak(s->base);
+}
+
+/* A loopback UDP port with nobody behind it: bind, learn, close. */
+static int closed_udp_port(void)
+{
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof sa;
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0 ||
+	    getsockname(fd, (struct sockaddr *)&sa, &len) != 0)
+		return -1;
+	close(fd);
+	return ntohs(sa.sin_port);
+}
+
+static long now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Run BASE until something breaks the loop, at most MS. */
+static void run_for(struct event_base *base, long ms)
+{
+	struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 };
+	event_base_loopexit(base, &tv);
+	event_base_dispatch(base);
+}
+
+TEST(test_loop_options_to_closed_udp_port_is_local_503_within_100ms)
+{
+	struct seen seen = { 0 };
+	struct loop *loop = NULL;
+	struct sip *sip = NULL;
+	struct sip_reg *reg = NULL;
+	int rc = 1;
+	struct conf c = {
+		.listen = "127.0.0.1", .port = 0, .transports = { [CONF_TP_UDP] = true },
+		.user_agent = "sipuad-unit", .t1 = 500, .t2 = 4000,
+	};
+	struct sip_account a = {
+		.line_id = "t1", .user = "u1", .domain = "example.test",
+		.auth_user = "u1", .password = "", .display_name = "",
+	};
+
+	seen.base = event_base_new();
+	CHECK(seen.base);
+	CHECK(loop_init(&loop, seen.base) == 0);
+	if (sip_init(&sip, loop, &c) != 0)
+		goto out;
+	reg = sip_reg_new(sip, &a, outcome_cb, &seen);
+	int port = closed_udp_port();
+	if (!reg || port <= 0)
+		goto out;
+	run_for(seen.base, 50); /* let the stack settle: no event expected */
+
+	long t0 = now_ms();
+	sip_reg_options(reg, "127.0.0.1", port, CONF_TP_UDP);
+	run_for(seen.base, 2000);
+	long took = now_ms() - t0;
+	fprintf(stderr, "  OPTIONS to 127.0.0.1:%d: %d after %ld ms (%s)\n", port,
+		seen.o.status, took, sip_result_name(seen.o.result));
+	if (seen.n != 1 || seen.o.op != SIP_OP_OPTIONS || seen.o.status != 503 ||
+	    seen.o.result != SIP_RES_UNREACHABLE || took >= 100)
+		goto out;
+	rc = 0;
+out:
+	sip_reg_free(reg);
+	if (sip) {
+		sip_shutdown(sip, down_cb, &seen);
+		run_for(seen.base, 2000);
+		sip_free(sip);
+	}
+	loop_free(loop);
+	event_base_free(seen.base);
+	CHECK(seen.down || !sip);
+	return rc;
+}
+
+TEST(test_sip_classify_maps_every_failure_kind)
+{
+	CHECK_INT(sip_classify(200, false), SIP_RES_OK);
+	CHECK_INT(sip_classify(202, true), SIP_RES_OK);
+	CHECK_INT(sip_classify(408, true), SIP_RES_TIMEOUT);
+	CHECK_INT(sip_classify(503, true), SIP_RES_UNREACHABLE);
+	CHECK_INT(sip_classify(408, false), SIP_RES_4XX);   /* a server's 408 is the server's */
+	CHECK_INT(sip_classify(503, false), SIP_RES_5XX);
+	CHECK_INT(sip_classify(500, false), SIP_RES_5XX);
+	CHECK_INT(sip_classify(600, false), SIP_RES_6XX);
+	CHECK_INT(sip_classify(603, false), SIP_RES_6XX);
+	CHECK_INT(sip_classify(401, false), SIP_RES_AUTH);
+	CHECK_INT(sip_classify(407, false), SIP_RES_AUTH);
+	CHECK_INT(sip_classify(403, false), SIP_RES_4XX);
+	CHECK_INT(sip_classify(404, false), SIP_RES_4XX);
+	CHECK_INT(sip_classify(904, false), SIP_RES_INTERNAL);
+	CHECK_INT(sip_classify(500, true), SIP_RES_INTERNAL);
+	return 0;
+}
+
+TEST(test_sip_format_target_brackets_ipv6)
+{
+	char buf[64];
+	sip_format_target(buf, sizeof buf, "127.0.0.2", 5060);
+	CHECK_STR(buf, "127.0.0.2:5060");
+	sip_format_target(buf, sizeof buf, "::1", 5070);
+	CHECK_STR(buf, "[::1]:5070");
+	return 0;
+}
