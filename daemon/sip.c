@@ -13,6 +13,7 @@
 #include <sofia-sip/sip_status.h>
 #include <sofia-sip/sip_util.h>
 #include <sofia-sip/msg_header.h>
+#include <sofia-sip/tport_tag.h>
 #include <sofia-sip/url.h>
 #include <sofia-sip/su_wait.h>
 
@@ -291,6 +292,9 @@ int sip_init(struct sip **out, struct loop *loop, const struct conf *c)
 			    NTATAG_SIP_T2((unsigned)c->t2),
 			    NTATAG_SIP_T1X64((unsigned)c->t1 * 64),
 			    NUTAG_OUTBOUND(SIP_OUTBOUND_OFF),
+			    /* -d: every message in and out, in full (passwords
+			     * never travel; log.c masks them anyway) */
+			    TPTAG_LOG(log_get_level() >= LOG_LVL_DEBUG),
 			    TAG_NULL());
 	if (!s->nua) {
 		log_error("sip: cannot listen on %s (address not local, or port in use?)", url);
@@ -383,14 +387,17 @@ fail:
 int sip_reg_register(struct sip_reg *r, const char *ip, int port,
 		     enum conf_transport tp, int expires)
 {
-	char registrar[300], params[CONF_ID_MAX + 8], exp[16];
+	char registrar[300], params[CONF_ID_MAX + 24], exp[16];
 	sip_format_target(r->target, sizeof r->target, ip, port);
 	/* ARCHITECTURE "We choose the destination": nta gets a numeric next hop
 	 * and so does no DNS and no failover of its own; the Request-URI keeps
 	 * the domain. */
 	snprintf(r->proxy, sizeof r->proxy, "sip:%s;transport=%s", r->target, tp_param(tp));
 	snprintf(registrar, sizeof registrar, "sip:%s", r->domain);
-	snprintf(params, sizeof params, "line=%s", r->line_id);
+	/* nua would advertise its UDP contact on a TCP registration: say the
+	 * transport, so requests to us come the way the line registered. */
+	snprintf(params, sizeof params, "line=%s%s", r->line_id,
+		 tp == CONF_TP_UDP ? "" : tp == CONF_TP_TCP ? ";transport=tcp" : ";transport=tls");
 	snprintf(exp, sizeof exp, "%d", expires);
 	r->expires = expires;
 	r->op = SIP_OP_REGISTER;

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# idle.sh BUILD_DIR - the embedded budget of an idle daemon: one line
+# registered at a local Kamailio, then over SECONDS (default 10) measure the
+# daemon's wake-ups (voluntary + involuntary context switches from
+# /proc/PID/status), resident memory, threads, file descriptors, binary size
+# and bytes written to disk. Prints a table and writes it to
+# bench/results/idle.txt. Budget: at most 1.2 wake-ups per second.
+set -u
+BUILD=$(cd "${1:-build}" && pwd)
+SECONDS_IDLE=${IDLE_SECONDS:-10}
+HERE=$(cd "$(dirname "$0")" && pwd)
+export SIPUAD_BIN=$BUILD/sipuad SIPUACTL_BIN=$BUILD/sipuactl
+FX_TEST=bench-idle
+source "$HERE/../test/integration/lib.sh"
+fx_init
+
+kam_start a "$(fx_ip 1)" || fail "kamailio did not start"
+{
+	sipuad_conf_common 500
+	cat <<EOF
+lines = ( { id = "line1"; user = "1001"; domain = "sipuad.test"; password = "s3cr3t-pw";
+            servers = ( { host = "$(fx_ip 1)"; expires = 3600; } );
+            heartbeat = { interval = 30; }; } );
+EOF
+} >"$FX_DIR/sipuad.conf"
+# Info level: a debug log would cost wake-ups of its own.
+sed -i 's/level = "debug"/level = "info"/' "$FX_DIR/sipuad.conf"
+
+# sipuad_start adds -d; start it by hand at info level instead.
+SIPUAD_SOCK=$FX_DIR/sipuad.sock
+setsid "$SIPUAD_BIN" -f -c "$FX_DIR/sipuad.conf" </dev/null >>"$FX_DIR/sipuad.log" 2>&1 &
+SIPUAD_PID=$!
+fx_track_group "$SIPUAD_PID"
+wait_for 10 "line1 registered" sipuad_line_is line1 .state registered || fail "not registered"
+# Let start-up work (the REGISTER, the first refresh timer) settle.
+wait_for 3 "daemon asleep" grep -q '^State:.*S (sleeping)' "/proc/$SIPUAD_PID/status"
+
+pid=$SIPUAD_PID
+csw() { awk '/ctxt_switches/ { s += $2 } END { print s }' "/proc/$pid/status"; }
+wbytes() { awk '/^write_bytes/ { print $2 }' "/proc/$pid/io"; }
+c0=$(csw)
+w0=$(wbytes)
+t0=$(date +%s.%N)
+# The measurement window itself: nothing to synchronise with, the daemon is
+# left alone on purpose.
+sleep "$SECONDS_IDLE"
+c1=$(csw)
+w1=$(wbytes)
+t1=$(date +%s.%N)
+
+rss=$(awk '/^VmRSS/ { print $2 }' "/proc/$pid/status")
+hwm=$(awk '/^VmHWM/ { print $2 }' "/proc/$pid/status")
+threads=$(awk '/^Threads/ { print $2 }' "/proc/$pid/status")
+fds=$(ls "/proc/$pid/fd" | wc -l)
+size_sipuad=$(stat -c %s "$SIPUAD_BIN")
+size_stripped=$(strip -o "$FX_DIR/sipuad.stripped" "$SIPUAD_BIN" && stat -c %s "$FX_DIR/sipuad.stripped")
+size_ctl=$(stat -c %s "$SIPUACTL_BIN")
+rate=$(awk -v c=$((c1 - c0)) -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", c / (b - a) }')
+sipuad_stop 6 >/dev/null 2>&1
+
+mkdir -p "$HERE/results"
+{
+	echo "# sipuad idle budget: one registered line, ${SECONDS_IDLE} s idle ($(date -u +%Y-%m-%dT%H:%M:%SZ), $(uname -m), build: $(basename "$BUILD"))"
+	printf '%-34s %s\n' "wake-ups per second (budget 1.2)" "$rate"
+	printf '%-34s %s\n' "context switches in window" "$((c1 - c0))"
+	printf '%-34s %s\n' "resident memory now / peak (kB)" "$rss / $hwm"
+	printf '%-34s %s\n' "threads" "$threads"
+	printf '%-34s %s\n' "open file descriptors" "$fds"
+	printf '%-34s %s\n' "bytes written to disk in window" "$((w1 - w0))"
+	printf '%-34s %s\n' "sipuad binary / stripped (bytes)" "$size_sipuad / $size_stripped"
+	printf '%-34s %s\n' "sipuactl binary (bytes)" "$size_ctl"
+} | tee "$HERE/results/idle.txt"
+awk -v r="$rate" 'BEGIN { exit !(r <= 1.2) }' || fail "idle wake-ups $rate/s over the 1.2/s budget"
+pass

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# run.sh BUILD_DIR - every benchmark; results land in bench/results/.
+set -u
+HERE=$(cd "$(dirname "$0")" && pwd)
+rc=0
+for b in "$HERE"/idle.sh; do
+	echo "=== $(basename "$b")"
+	bash "$b" "${1:-build}" || rc=1
+done
+exit $rc

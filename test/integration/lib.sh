@@ -1,0 +1,733 @@
+# shellcheck shell=bash
+#
+# lib.sh - fixture library of sipuad's integration tests.
+#
+#   source "$(dirname "$0")/lib.sh"
+#   fx_init                      # temp dir + cleanup trap; call first
+#   kam_start a 127.0.0.2        # registrar "a" on 127.0.0.2:5060 udp+tcp
+#   ...
+#   pass
+#
+# Conventions
+#   - run.sh exports SIPUAD_BIN and SIPUACTL_BIN (absolute paths of the built
+#     binaries, from its BUILD_DIR argument). Tests run one at a time, each in
+#     its own bash process (as PID 1 of a private PID namespace when run.sh
+#     can make one, so nothing a test started outlives it).
+#   - Traffic stays on loopback: registrars listen on $(fx_ip 1), $(fx_ip 2),
+#     ... (127.0.0.2, 127.0.0.3, ...); sipp and sipuad use $FX_LOCAL_IP
+#     (127.0.0.1). FX_IP_PREFIX=127.0.9. moves the whole test to 127.0.9.x
+#     (when someone else holds 127.0.0.2:5060). kam_start refuses addresses
+#     outside 127/8.
+#   - Every wait is bounded (wait_for). Every process a test starts is known to
+#     fx_cleanup: kamailio instances through kam_start, sipuad through
+#     sipuad_start, anything else through fx_track / fx_track_group.
+#   - Functions return non-zero on failure and print why on stderr; `fail`
+#     ends the test. `fail` inside $( ... ) only ends the subshell.
+#   - Works under `set -euo pipefail` as well as without it.
+#   - Environment knobs: KEEP=1 keeps $FX_DIR; FX_KAM_PORT (5060);
+#     FX_KAM_PASSWORD (s3cr3t-pw); FX_SIPP_TIMEOUT (10 s);
+#     FX_KAM_START_TIMEOUT (10 s); FX_KAMAILIO (kamailio); FX_KAMCMD (kamcmd);
+#     FX_IP_PREFIX (127.0.0.); FX_LOCAL_IP (${FX_IP_PREFIX}1).
+
+FX_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+FX_SIPP_DIR=$FX_LIB_DIR/sipp
+FX_KAM_TEMPLATE=$FX_LIB_DIR/kamailio.cfg.in
+FX_KAMAILIO=${FX_KAMAILIO:-kamailio}
+FX_KAMCMD=${FX_KAMCMD:-kamcmd}
+FX_KAM_PORT=${FX_KAM_PORT:-5060}
+FX_KAM_PASSWORD=${FX_KAM_PASSWORD:-s3cr3t-pw}
+FX_KAM_START_TIMEOUT=${FX_KAM_START_TIMEOUT:-10}
+FX_SIPP_TIMEOUT=${FX_SIPP_TIMEOUT:-10}
+FX_TEST=${FX_TEST:-$(basename "$0" .sh)}
+FX_DIR=${FX_DIR:-}
+FX_IP_PREFIX=${FX_IP_PREFIX:-127.0.0.}
+FX_LOCAL_IP=${FX_LOCAL_IP:-${FX_IP_PREFIX}1}
+SIPUAD_BIN=${SIPUAD_BIN:-}
+SIPUACTL_BIN=${SIPUACTL_BIN:-}
+SIPUAD_SOCK=${SIPUAD_SOCK:-}
+SIPUAD_PID=${SIPUAD_PID:-}
+
+# ---------------------------------------------------------------- basics
+
+# fx__now_ms: milliseconds since the epoch (no fork).
+fx__now_ms() {
+	local t=${EPOCHREALTIME//[!0-9]/}
+	echo $((10#$t / 1000))
+}
+
+# fx__to_ms SECONDS: "1", "1.5", "0.25" -> milliseconds.
+fx__to_ms() {
+	local s=$1 i f=
+	i=${s%%.*}
+	[[ $s == *.* ]] && f=${s#*.}
+	f=${f}000
+	f=${f:0:3}
+	echo $((10#${i:-0} * 1000 + 10#$f))
+}
+
+FX_T0_MS=$(fx__now_ms)
+
+# fx_log MSG...: prints "[ seconds since the test started] MSG" on stdout.
+fx_log() {
+	local d=$(($(fx__now_ms) - FX_T0_MS))
+	printf '[%3d.%03d] %s\n' $((d / 1000)) $((d % 1000)) "$*"
+}
+
+# fail MSG...: prints "FAIL: MSG" on stderr and ends the test with status 1
+# (the EXIT trap of fx_init cleans up and dumps log tails).
+fail() {
+	echo "FAIL: $*" >&2
+	exit 1
+}
+
+# pass [MSG]: prints "PASS" (and MSG) and ends the test with status 0.
+# shellcheck disable=SC2120
+pass() {
+	echo "PASS${1:+: $*}"
+	exit 0
+}
+
+# assert_eq ACTUAL EXPECTED MSG: fails the test unless the strings are equal.
+assert_eq() {
+	[[ "$1" == "$2" ]] || fail "${3:-assert_eq}: expected '$2', got '$1'"
+}
+
+# assert_ne ACTUAL UNEXPECTED MSG: fails the test if the strings are equal.
+assert_ne() {
+	[[ "$1" != "$2" ]] || fail "${3:-assert_ne}: did not expect '$2'"
+}
+
+# assert_match STRING ERE MSG: fails the test unless STRING matches the
+# extended regular expression ERE.
+assert_match() {
+	[[ "$1" =~ $2 ]] || fail "${3:-assert_match}: '$1' does not match /$2/"
+}
+
+# assert_ok MSG CMD...: runs CMD; fails the test (with MSG) if it fails.
+assert_ok() {
+	local msg=$1
+	shift
+	"$@" || fail "$msg (command failed: $*)"
+}
+
+# assert_fails MSG CMD...: runs CMD; fails the test (with MSG) if it succeeds.
+assert_fails() {
+	local msg=$1
+	shift
+	if "$@"; then fail "$msg (command succeeded: $*)"; fi
+}
+
+# wait_for TIMEOUT_S DESCRIPTION CMD...: runs CMD (stdout discarded) every
+# 0.1 s until it succeeds (returns 0) or TIMEOUT_S (may be fractional) has
+# passed; then prints "timeout after Ns waiting for DESCRIPTION" plus the last
+# stderr of CMD on stderr and returns 1. CMD runs in this shell, so it may
+# be a function. At least one attempt is always made.
+wait_for() {
+	local timeout=$1 desc=$2
+	shift 2
+	local end errf=${FX_DIR:-/tmp}/.wait_for.err.$$
+	end=$(($(fx__now_ms) + $(fx__to_ms "$timeout")))
+	while :; do
+		if "$@" >/dev/null 2>"$errf"; then
+			rm -f "$errf"
+			return 0
+		fi
+		(($(fx__now_ms) < end)) || break
+		sleep 0.1
+	done
+	echo "timeout after ${timeout}s waiting for $desc" >&2
+	if [[ -s $errf ]]; then sed 's/^/  last stderr: /' "$errf" | tail -n 5 >&2; fi
+	rm -f "$errf"
+	return 1
+}
+
+# fx_ip N: prints the loopback address of server N (1 -> 127.0.0.2,
+# 2 -> 127.0.0.3, ...; ${FX_IP_PREFIX}(N+1)).
+fx_ip() {
+	echo "${FX_IP_PREFIX}$(($1 + 1))"
+}
+
+# ---------------------------------------------------------------- lifecycle
+
+# fx_init: creates the per-test temp dir $FX_DIR (mktemp under $TMPDIR or
+# /tmp) and installs the cleanup trap on EXIT, INT, TERM and HUP. Call it
+# once, first, in the test's main shell.
+fx_init() {
+	if [[ -n $FX_DIR && -d $FX_DIR/.fx ]]; then return 0; fi
+	FX_DIR=$(mktemp -d "${TMPDIR:-/tmp}/sipuad-it.$FX_TEST.XXXXXX") ||
+		{ echo "fx_init: mktemp failed" >&2; exit 1; }
+	mkdir -p "$FX_DIR/.fx/track" "$FX_DIR/kam"
+	export FX_DIR
+	trap 'fx__on_exit' EXIT
+	trap 'fx__on_signal INT 2' INT
+	trap 'fx__on_signal TERM 15' TERM
+	trap 'fx__on_signal HUP 1' HUP
+}
+
+fx__on_exit() {
+	local rc=$?
+	set +e
+	trap - EXIT
+	if ((rc != 0)); then fx__dump_logs; fi
+	fx_cleanup
+	exit "$rc"
+}
+
+fx__on_signal() {
+	trap - INT TERM HUP
+	echo "interrupted by SIG$1" >&2
+	exit $((128 + $2)) # runs fx__on_exit
+}
+
+# fx__dump_logs: on failure, prints the tails of the logs in $FX_DIR.
+fx__dump_logs() {
+	[[ -n $FX_DIR && -d $FX_DIR ]] || return 0
+	local f
+	for f in "$FX_DIR"/kam/*/kamailio.log "$FX_DIR"/*.log; do
+		[[ -s $f ]] || continue
+		echo "----- tail of ${f#"$FX_DIR"/} -----" >&2
+		tail -n "${FX_LOG_TAIL:-40}" "$f" >&2
+	done
+	echo "----- (fixture dir $FX_DIR${KEEP:+ kept}) -----" >&2
+}
+
+# fx_track PID: registers a process that fx_cleanup must stop (TERM, bounded
+# wait, KILL).
+fx_track() {
+	: >"$FX_DIR/.fx/track/pid.$1"
+}
+
+# fx_track_group PGID: registers a process group that fx_cleanup must stop.
+fx_track_group() {
+	: >"$FX_DIR/.fx/track/pgid.$1"
+}
+
+# fx_untrack PID|PGID: forgets a registration (after the test stopped it).
+fx_untrack() {
+	rm -f "$FX_DIR/.fx/track/pid.$1" "$FX_DIR/.fx/track/pgid.$1"
+}
+
+# fx_cleanup: stops every kamailio instance, sipuad and tracked process or
+# group (TERM, up to 5 s, then KILL), then removes $FX_DIR unless KEEP=1.
+# Idempotent: a second call finds nothing left to do.
+fx_cleanup() {
+	[[ -n $FX_DIR && -d $FX_DIR/.fx ]] || return 0
+	local - d f
+	set +e
+	for d in "$FX_DIR"/kam/*/; do
+		if [[ -f $d/pgid ]]; then kam_stop "$(basename "$d")" >/dev/null 2>&1; fi
+	done
+	for f in "$FX_DIR"/.fx/track/pgid.*; do
+		[[ -e $f ]] || continue
+		fx_stop_group "${f##*.}" 5
+		rm -f "$f"
+	done
+	for f in "$FX_DIR"/.fx/track/pid.*; do
+		[[ -e $f ]] || continue
+		fx_stop_pid "${f##*.}" 5
+		rm -f "$f"
+	done
+	if [[ ${KEEP:-0} == 1 ]]; then
+		echo "KEEP=1: fixture dir kept: $FX_DIR" >&2
+		rm -rf "$FX_DIR/.fx"
+	else
+		rm -rf "$FX_DIR"
+	fi
+	FX_DIR=
+}
+
+# fx_group_members PGID: prints the PIDs of the live (non-zombie) processes of
+# process group PGID. Zombies do not count: they hold no sockets.
+fx_group_members() {
+	ps -e -o pid=,pgid=,stat= | awk -v g="$1" '$2 == g && $3 !~ /^Z/ { print $1 }'
+}
+
+# fx_group_alive PGID: succeeds while process group PGID has a live member.
+fx_group_alive() {
+	[[ -n $(fx_group_members "$1") ]]
+}
+
+# fx_pid_alive PID: succeeds while PID exists and is not a zombie.
+fx_pid_alive() {
+	local st
+	st=$(ps -o stat= -p "$1" 2>/dev/null) || return 1
+	[[ -n $st && $st != Z* ]]
+}
+
+fx__group_dead() { ! fx_group_alive "$1"; }
+fx__pid_dead() { ! fx_pid_alive "$1"; }
+
+# fx_stop_group PGID [GRACE_S]: SIGTERM (+SIGCONT, so a paused group can act on
+# it) to the group, waits up to GRACE_S (5) for it to go, then SIGKILL and
+# waits up to 2 s more. Returns 1 only if something survived SIGKILL.
+fx_stop_group() {
+	local g=$1 grace=${2:-5}
+	[[ $g =~ ^[0-9]+$ && $g -gt 1 ]] || return 1
+	fx_group_alive "$g" || return 0
+	kill -TERM -- "-$g" 2>/dev/null
+	kill -CONT -- "-$g" 2>/dev/null
+	wait_for "$grace" "process group $g to exit" fx__group_dead "$g" 2>/dev/null && return 0
+	kill -KILL -- "-$g" 2>/dev/null
+	wait_for 2 "process group $g to die" fx__group_dead "$g"
+}
+
+# fx_stop_pid PID [GRACE_S]: like fx_stop_group for one process.
+fx_stop_pid() {
+	local p=$1 grace=${2:-5}
+	[[ $p =~ ^[0-9]+$ && $p -gt 1 ]] || return 1
+	fx_pid_alive "$p" || return 0
+	kill -TERM "$p" 2>/dev/null
+	kill -CONT "$p" 2>/dev/null
+	wait_for "$grace" "process $p to exit" fx__pid_dead "$p" 2>/dev/null && return 0
+	kill -KILL "$p" 2>/dev/null
+	wait_for 2 "process $p to die" fx__pid_dead "$p"
+}
+
+# fx_free_port: prints a port in 20000-39999 that has no udp nor
+# tcp socket bound on it right now (racy, but good enough on a test box).
+fx_free_port() {
+	local p i
+	for ((i = 0; i < 200; i++)); do
+		p=$((20000 + RANDOM % 20000))
+		if [[ -z $(ss -Hanu "sport = :$p" 2>/dev/null) && -z $(ss -Hant "sport = :$p" 2>/dev/null) ]]; then
+			echo "$p"
+			return 0
+		fi
+	done
+	echo "fx_free_port: no free port found" >&2
+	return 1
+}
+
+# fx_udp_listening IP PORT: succeeds if a UDP socket is bound to IP:PORT.
+fx_udp_listening() {
+	[[ -n $(ss -Hlun "src $1:$2" 2>/dev/null) ]]
+}
+
+# fx_tcp_listening IP PORT: succeeds if a TCP socket listens on IP:PORT.
+fx_tcp_listening() {
+	[[ -n $(ss -Hltn "src $1:$2" 2>/dev/null) ]]
+}
+
+fx__udp_closed() { ! fx_udp_listening "$1" "$2"; }
+
+# ---------------------------------------------------------------- kamailio
+
+# Per instance NAME, $FX_DIR/kam/NAME/ holds kamailio.cfg, kamailio.log,
+# run/ (runtime dir, -Y), ctl.sock, kamailio.pid and, while it runs, the
+# files pgid, ip, port.
+
+fx__kam_dir() {
+	[[ -n $FX_DIR ]] || { echo "fx_init was not called" >&2; return 1; }
+	[[ $1 =~ ^[A-Za-z0-9_.-]+$ ]] || { echo "bad kamailio instance name '$1'" >&2; return 1; }
+	echo "$FX_DIR/kam/$1"
+}
+
+fx__kam_pgid() {
+	local d
+	d=$(fx__kam_dir "$1") || return 1
+	[[ -s $d/pgid ]] || { echo "kamailio '$1' is not running (no kam_start)" >&2; return 1; }
+	cat "$d/pgid"
+}
+
+# kam_ip NAME / kam_port NAME / kam_addr NAME: prints the instance's IP, port,
+# IP:PORT.
+kam_ip() { local d; d=$(fx__kam_dir "$1") && cat "$d/ip"; }
+kam_port() { local d; d=$(fx__kam_dir "$1") && cat "$d/port"; }
+kam_addr() { echo "$(kam_ip "$1"):$(kam_port "$1")"; }
+
+# kam_log NAME: prints the path of the instance's log (kamailio's stderr).
+kam_log() { local d; d=$(fx__kam_dir "$1") && echo "$d/kamailio.log"; }
+
+# kam_pgid NAME: prints the process group id (= PID of kamailio's main
+# process) of a running instance.
+kam_pgid() { fx__kam_pgid "$1"; }
+
+# kam_rpc NAME CMD [ARGS...]: runs `kamcmd CMD ARGS` against the instance's
+# binrpc socket, bounded to 5 s (kamcmd itself would hang forever on a
+# paused instance).
+kam_rpc() {
+	local d
+	d=$(fx__kam_dir "$1") || return 1
+	shift
+	timeout 5 "$FX_KAMCMD" -s "unix:$d/ctl.sock" "$@"
+}
+
+# kam_start NAME IP [PASSWORD] [PORT]: starts a Kamailio registrar NAME on
+# IP:PORT (udp and tcp; PORT defaults to $FX_KAM_PORT = 5060; PASSWORD, the
+# digest password of every user, to $FX_KAM_PASSWORD = s3cr3t-pw). kamailio
+# runs in the foreground (-DD -E) under setsid, so it leads its own process
+# group. Waits (bounded, $FX_KAM_START_TIMEOUT s) until the udp and tcp
+# sockets are bound and `kamcmd core.uptime` answers; on failure prints the
+# log tail and returns 1. Restarting a stopped NAME reuses its dir (the log
+# is appended to; the location table starts empty).
+kam_start() {
+	local name=$1 ip=$2 pw=${3:-$FX_KAM_PASSWORD} port=${4:-$FX_KAM_PORT}
+	local d pid pgid jc=0 ok=0
+	d=$(fx__kam_dir "$name") || return 1
+	[[ $ip =~ ^127\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}$ ]] ||
+		{ echo "kam_start $name: '$ip' is not a loopback IPv4 address" >&2; return 1; }
+	if ! [[ $port =~ ^[0-9]{1,5}$ ]] || ((port < 1 || port > 65535)); then
+		echo "kam_start $name: bad port '$port'" >&2
+		return 1
+	fi
+	if [[ -s $d/pgid ]] && fx_group_alive "$(cat "$d/pgid")"; then
+		echo "kam_start $name: already running" >&2
+		return 1
+	fi
+	if fx_udp_listening "$ip" "$port" || fx_tcp_listening "$ip" "$port"; then
+		echo "kam_start $name: $ip:$port is already in use (a leftover instance? someone else's? FX_IP_PREFIX=127.0.9. moves the test to other addresses):" >&2
+		ss -Hlnpu "src $ip:$port" >&2
+		ss -Hlnpt "src $ip:$port" >&2
+		return 1
+	fi
+	mkdir -p "$d/run"
+	rm -f "$d/ctl.sock" "$d/kamailio.pid" "$d/pgid"
+	sed -e "s|@NAME@|$name|g" -e "s|@IP@|$ip|g" -e "s|@PORT@|$port|g" \
+		-e "s|@RUNDIR@|$d/run|g" -e "s|@CTL_SOCK@|$d/ctl.sock|g" \
+		-e "s|@PASSWORD@|$pw|g" "$FX_KAM_TEMPLATE" >"$d/kamailio.cfg" || return 1
+	echo "$ip" >"$d/ip"
+	echo "$port" >"$d/port"
+	echo "===== kam_start $name $ip:$port at $(date '+%T.%N') =====" >>"$d/kamailio.log"
+
+	# Without job control, `cmd &` stays in our process group, so setsid(1)
+	# need not fork: $! is kamailio's main process and leads the new group.
+	[[ $- == *m* ]] && { jc=1; set +m; }
+	setsid "$FX_KAMAILIO" -DD -E -f "$d/kamailio.cfg" -Y "$d/run" \
+		-P "$d/kamailio.pid" -m 32 </dev/null >>"$d/kamailio.log" 2>&1 &
+	pid=$!
+	((jc)) && set -m
+	disown "$pid" 2>/dev/null || true
+	pgid=$pid
+	echo "$pgid" >"$d/pgid"
+
+	local end=$(($(fx__now_ms) + $(fx__to_ms "$FX_KAM_START_TIMEOUT")))
+	while (($(fx__now_ms) < end)); do
+		if ! fx_group_alive "$pgid"; then break; fi
+		if fx_udp_listening "$ip" "$port" && fx_tcp_listening "$ip" "$port" &&
+			kam_rpc "$name" core.uptime >/dev/null 2>&1; then
+			ok=1
+			break
+		fi
+		sleep 0.1
+	done
+	if ((ok)); then
+		local ppid
+		ppid=$(cat "$d/kamailio.pid" 2>/dev/null)
+		if [[ $ppid != "$pgid" ]]; then
+			echo "kam_start $name: warning: pidfile says '$ppid', process group is $pgid" >&2
+		fi
+		return 0
+	fi
+	if fx_group_alive "$pgid"; then
+		echo "kam_start $name: not answering after ${FX_KAM_START_TIMEOUT}s on $ip:$port" >&2
+	else
+		echo "kam_start $name: kamailio exited during start-up" >&2
+	fi
+	fx_stop_group "$pgid" 2 >/dev/null 2>&1
+	rm -f "$d/pgid"
+	echo "----- tail of $d/kamailio.log -----" >&2
+	tail -n 30 "$d/kamailio.log" >&2
+	return 1
+}
+
+# kam_stop NAME: graceful stop: SIGTERM (+SIGCONT) to the group, waits up to
+# 5 s, then SIGKILL. The instance's dir and log stay; kam_start NAME again
+# restarts it (with an empty location table).
+kam_stop() {
+	local d pgid rc=0
+	d=$(fx__kam_dir "$1") || return 1
+	[[ -s $d/pgid ]] || return 0
+	pgid=$(cat "$d/pgid")
+	fx_stop_group "$pgid" 5 || rc=1
+	rm -f "$d/pgid"
+	return "$rc"
+}
+
+# kam_kill NAME: SIGKILL to the whole group at once (a crash: the sockets
+# close, UDP clients then get ICMP port unreachable, TCP connects get RST).
+# Waits (bounded, 2 s) until no process of the group is left.
+kam_kill() {
+	local d pgid
+	d=$(fx__kam_dir "$1") || return 1
+	pgid=$(fx__kam_pgid "$1") || return 1
+	kill -KILL -- "-$pgid" 2>/dev/null
+	wait_for 2 "kamailio '$1' (group $pgid) to die" fx__group_dead "$pgid" || return 1
+	rm -f "$d/pgid"
+}
+
+# kam_pause NAME: SIGSTOP to the group: the sockets stay open but nothing
+# answers (a silent server: requests time out, no ICMP). kamcmd does not
+# answer either while paused.
+kam_pause() {
+	local pgid
+	pgid=$(fx__kam_pgid "$1") || return 1
+	kill -STOP -- "-$pgid"
+}
+
+# kam_resume NAME: SIGCONT to the group of a paused instance.
+kam_resume() {
+	local pgid
+	pgid=$(fx__kam_pgid "$1") || return 1
+	kill -CONT -- "-$pgid"
+}
+
+# kam_running NAME: succeeds if the instance's process group is alive.
+kam_running() {
+	local d
+	d=$(fx__kam_dir "$1") || return 1
+	[[ -s $d/pgid ]] && fx_group_alive "$(cat "$d/pgid")"
+}
+
+# kam_force NAME VAR VALUE: sets a test knob of the registrar at run time
+# (see kamailio.cfg.in): reg_code (0 normal, >0 answer REGISTER with this
+# code, -1 drop REGISTER), opt_code (same for OPTIONS), min_exp (Min-Expires
+# of a forced 423).
+kam_force() {
+	kam_rpc "$1" pv.shvSet "$2" int "$3" >/dev/null
+}
+
+# kam_contacts NAME [AOR_USER]: prints the live bindings of the instance, one
+# per line, tab-separated: contact URI, expires (seconds left, or
+# "permanent"), Call-ID; without AOR_USER a 4th column gives the AoR.
+# Expired/deleted bindings that usrloc has not purged yet are left out.
+# Parsed from `kamcmd ul.dump`, whose output looks like
+#     AoR: alice
+#     ...
+#         Contact: {
+#             Address: sip:alice@127.0.0.1:5060;transport=UDP
+#             Expires: 3600
+#             Q: -1
+#             Call-ID: 1-3859@127.0.0.1
+#             ...
+# (usrloc has use_domain=0: the AoR is the user part only; AOR_USER may be
+# given as user or user@domain). Returns 1 if kamcmd fails (instance down or
+# paused); no bindings is success with no output.
+kam_contacts() {
+	local name=$1 user=${2:-} out
+	user=${user%%@*}
+	out=$(kam_rpc "$name" ul.dump) || {
+		echo "kam_contacts $name: kamcmd ul.dump failed" >&2
+		return 1
+	}
+	awk -v want="$user" '
+		function flush() {
+			if (addr != "" && ex != "expired" && ex != "deleted" &&
+			    (want == "" || aor == want || index(aor, want "@") == 1)) {
+				if (want == "") printf "%s\t%s\t%s\t%s\n", addr, ex, cid, aor
+				else printf "%s\t%s\t%s\n", addr, ex, cid
+			}
+			addr = ""; ex = ""; cid = ""
+		}
+		{ sub(/^[ \t]+/, "") }
+		/^Info: \{/     { flush(); aor = ""; next }
+		/^AoR: /        { aor = substr($0, 6); next }
+		/^Contact: \{/  { flush(); next }
+		/^Address: /    { addr = substr($0, 10); next }
+		/^Expires: /    { ex = substr($0, 10); next }
+		/^Call-ID: /    { cid = substr($0, 10); next }
+		END             { flush() }
+	' <<<"$out"
+}
+
+# kam_contact_count NAME USER: prints the number of live bindings of USER.
+kam_contact_count() {
+	local c
+	c=$(kam_contacts "$1" "$2") || return 1
+	if [[ -z $c ]]; then echo 0; else wc -l <<<"$c" | tr -d ' '; fi
+}
+
+# kam_has_contacts NAME USER N: succeeds if USER has exactly N bindings
+# (for wait_for: wait_for 5 "one binding" kam_has_contacts a 1001 1).
+kam_has_contacts() {
+	local c
+	c=$(kam_contact_count "$1" "$2") || return 1
+	[[ $c == "$3" ]] || { echo "kam $1: $2 has $c bindings, want $3" >&2; return 1; }
+}
+
+# ---------------------------------------------------------------- sipp
+
+# sipp_uac SCENARIO TARGET [SIPP_ARGS...]: runs one call (-m 1) of the sipp
+# scenario SCENARIO (a file, or a name in test/integration/sipp/ without
+# .xml) against TARGET (IP or IP:PORT) from $FX_LOCAL_IP on a free port, with a
+# global timeout of $FX_SIPP_TIMEOUT s, a 5 s receive timeout and an outer
+# `timeout` guard. Output, errors and the SIP messages go to
+# $FX_DIR/sipp.N.*. Returns sipp's status: 0 when the scenario completed.
+sipp_uac() {
+	local sf=$1 target=$2 port n log
+	shift 2
+	[[ -f $sf ]] || sf=$FX_SIPP_DIR/$sf.xml
+	[[ -f $sf ]] || { echo "sipp_uac: no scenario '$sf'" >&2; return 1; }
+	port=$(fx_free_port) || return 1
+	n=$(fx__seq sipp)
+	log=$FX_DIR/sipp.$n
+	echo "sipp $n: $(basename "$sf") -> $target $*" >"$log.out"
+	timeout -k 2 $((FX_SIPP_TIMEOUT + 5)) sipp "$target" -sf "$sf" -i "$FX_LOCAL_IP" -p "$port" \
+		-m 1 -nostdin -timeout "${FX_SIPP_TIMEOUT}s" -timeout_error -recv_timeout 5000 \
+		-trace_err -error_file "$log.err" -trace_msg -message_file "$log.msg" \
+		"$@" </dev/null >>"$log.out" 2>&1
+}
+
+fx__seq() {
+	local f=$FX_DIR/.fx/seq.$1 n=0
+	[[ -s $f ]] && n=$(cat "$f")
+	n=$((n + 1))
+	echo "$n" >"$f"
+	echo "$n"
+}
+
+# sipp_register TARGET USER [PASSWORD] [SIPP_ARGS...]: REGISTER USER
+# (To/From sip:USER@TARGET_IP, Expires 3600) answering the digest challenge;
+# succeeds on 200 OK.
+sipp_register() {
+	local target=$1 user=$2 pw=${3:-$FX_KAM_PASSWORD}
+	shift 2
+	(($# > 0)) && shift
+	sipp_uac uac_register_auth "$target" -s "$user" -au "$user" -ap "$pw" "$@"
+}
+
+# sipp_register_rejected TARGET USER PASSWORD [SIPP_ARGS...]: REGISTER with
+# a (wrong) password; succeeds if the authenticated REGISTER draws a second
+# 401.
+sipp_register_rejected() {
+	local target=$1 user=$2 pw=$3
+	shift 3
+	sipp_uac uac_register_auth_reject "$target" -s "$user" -au "$user" -ap "$pw" "$@"
+}
+
+# sipp_options TARGET [SIPP_ARGS...]: sends one OPTIONS; succeeds on 200 OK.
+sipp_options() {
+	local target=$1
+	shift
+	sipp_uac uac_options "$target" "$@"
+}
+
+# ---------------------------------------------------------------- sipuad
+# Conventions (to be completed by the lead against the real daemon):
+#   SIPUAD_BIN, SIPUACTL_BIN  exported by run.sh
+#   SIPUAD_SOCK               control socket; default $FX_DIR/sipuad.sock,
+#                             the test's config must use it (control.socket)
+#   SIPUAD_PID                PID (and process group) of the running daemon
+#   $FX_DIR/sipuad.log        its stderr (-f -d)
+# Tests should give sipuad  sip.listen = "$FX_LOCAL_IP"; sip.port = 0;  (the
+# registrars own $(fx_ip N):5060; sipp picks a free port on $FX_LOCAL_IP).
+
+# sipuad_start CONF [EXTRA_ARGS...]: starts `$SIPUAD_BIN -f -d -c CONF` in its
+# own process group (log: $FX_DIR/sipuad.log), then waits (bounded, 10 s)
+# until `sipuactl -s $SIPUAD_SOCK version` answers. Sets SIPUAD_PID.
+sipuad_start() {
+	local conf=$1 jc=0
+	shift
+	[[ -x $SIPUAD_BIN ]] || { echo "sipuad_start: SIPUAD_BIN '$SIPUAD_BIN' is not executable" >&2; return 1; }
+	: "${SIPUAD_SOCK:=$FX_DIR/sipuad.sock}"
+	echo "===== sipuad_start $conf at $(date '+%T.%N') =====" >>"$FX_DIR/sipuad.log"
+	[[ $- == *m* ]] && { jc=1; set +m; }
+	setsid "$SIPUAD_BIN" -f -d -c "$conf" "$@" </dev/null >>"$FX_DIR/sipuad.log" 2>&1 &
+	SIPUAD_PID=$!
+	((jc)) && set -m
+	fx_track_group "$SIPUAD_PID"
+	if ! wait_for 10 "sipuad control socket $SIPUAD_SOCK" \
+		"$SIPUACTL_BIN" -s "$SIPUAD_SOCK" version; then
+		echo "----- tail of $FX_DIR/sipuad.log -----" >&2
+		tail -n 30 "$FX_DIR/sipuad.log" >&2
+		return 1
+	fi
+}
+
+# sipuad_stop [GRACE_S]: SIGTERM to sipuad, waits up to GRACE_S (10) for it to
+# exit (it un-registers first), then SIGKILL. Returns the daemon's exit
+# status (via wait), 137 if it had to be killed.
+sipuad_stop() {
+	local grace=${1:-10} rc=0
+	[[ -n $SIPUAD_PID ]] || return 0
+	kill -TERM "$SIPUAD_PID" 2>/dev/null
+	if ! wait_for "$grace" "sipuad to exit after SIGTERM" fx__pid_dead "$SIPUAD_PID"; then
+		kill -KILL -- "-$SIPUAD_PID" 2>/dev/null
+	fi
+	wait "$SIPUAD_PID" 2>/dev/null || rc=$?
+	fx_stop_group "$SIPUAD_PID" 2 # helpers, if any
+	fx_untrack "$SIPUAD_PID"
+	SIPUAD_PID=
+	sipuad_sanitizer_clean || rc=99
+	return "$rc"
+}
+
+# sipuad_sanitizer_clean: fails (and prints the report) if sipuad.log holds
+# an AddressSanitizer, LeakSanitizer or UBSan report: the ASan build of the
+# suite must end with zero of them.
+sipuad_sanitizer_clean() {
+	[[ -f $FX_DIR/sipuad.log ]] || return 0
+	if grep -nE 'ERROR: (Address|Leak)Sanitizer|runtime error:|SUMMARY: (Address|Leak|Undefined)' \
+		"$FX_DIR/sipuad.log" >&2; then
+		echo "sipuad: sanitizer report in $FX_DIR/sipuad.log" >&2
+		return 1
+	fi
+}
+
+# sipuad_conf_common [T1_MS]: prints the control, storage, log and sip
+# sections every test config starts with: the test's own socket and
+# database, listening on $FX_LOCAL_IP on a free port, no start spread, and
+# T1 scaled down (default 100 ms) so failures take seconds, not minutes.
+sipuad_conf_common() {
+	cat <<EOC
+control = { socket = "${SIPUAD_SOCK:-$FX_DIR/sipuad.sock}"; mode = "0600"; };
+storage = { database = "$FX_DIR/state.db"; };
+log     = { level = "debug"; };
+sip     = { listen = "$FX_LOCAL_IP"; port = 0; transports = [ "udp", "tcp" ];
+            t1 = ${1:-100}; t2 = 4000; start_spread = 0; };
+EOC
+}
+
+# sipp_uas SCENARIO IP [SIPP_ARGS...]: starts sipp as a server running the
+# scenario SCENARIO (file, or name in test/integration/sipp/) once (-m 1) on
+# IP:$FX_KAM_PORT in the background, bounded by $FX_SIPP_UAS_TIMEOUT s (30).
+# Sets SIPP_UAS_PID; sipp_uas_wait collects its exit status.
+sipp_uas() {
+	local sf=$1 ip=$2 jc=0 n
+	shift 2
+	[[ -f $sf ]] || sf=$FX_SIPP_DIR/$sf.xml
+	[[ -f $sf ]] || { echo "sipp_uas: no scenario '$sf'" >&2; return 1; }
+	n=uas.$(fx__seq uas)
+	[[ $- == *m* ]] && { jc=1; set +m; }
+	timeout "${FX_SIPP_UAS_TIMEOUT:-30}" sipp -sf "$sf" -i "$ip" -p "$FX_KAM_PORT" -m 1 \
+		-timeout "${FX_SIPP_UAS_TIMEOUT:-30}s" -timeout_error -nostdin \
+		-trace_msg -message_file "$FX_DIR/sipp.$n.msg" \
+		-trace_err -error_file "$FX_DIR/sipp.$n.err" "$@" \
+		</dev/null >"$FX_DIR/sipp.$n.out" 2>&1 &
+	SIPP_UAS_PID=$!
+	((jc)) && set -m
+	fx_track "$SIPP_UAS_PID"
+	SIPP_UAS_MSG=$FX_DIR/sipp.$n.msg
+	wait_for 5 "sipp UAS on $ip:$FX_KAM_PORT" fx_udp_listening "$ip" "$FX_KAM_PORT"
+}
+
+# sipp_uas_wait [TIMEOUT_S]: waits (bounded, default 15 s) for the sipp
+# started by sipp_uas to finish; returns its exit status (0: scenario done).
+sipp_uas_wait() {
+	local rc=0
+	wait_for "${1:-15}" "sipp UAS to finish its scenario" fx__pid_dead "$SIPP_UAS_PID" || return 1
+	wait "$SIPP_UAS_PID" 2>/dev/null || rc=$?
+	fx_untrack "$SIPP_UAS_PID"
+	return "$rc"
+}
+
+# sipuactl_j ARGS...: `sipuactl -s $SIPUAD_SOCK -j ARGS` (bounded to 5 s);
+# prints the daemon's JSON reply.
+sipuactl_j() {
+	timeout 5 "$SIPUACTL_BIN" -s "${SIPUAD_SOCK:-$FX_DIR/sipuad.sock}" -j "$@"
+}
+
+# sipuad_line LINE JQ_FILTER: prints JQ_FILTER (jq -r) applied to the LINE
+# object of `status LINE`, e.g. sipuad_line line1 .state
+sipuad_line() {
+	local j
+	j=$(sipuactl_j status "$1") || return 1
+	jq -er ".line | $2" <<<"$j"
+}
+
+# sipuad_line_is LINE JQ_FILTER VALUE: succeeds if the field equals VALUE
+# (for wait_for: wait_for 5 "line1 registered" sipuad_line_is line1 .state registered).
+sipuad_line_is() {
+	local v
+	v=$(sipuad_line "$1" "$2") || return 1
+	[[ $v == "$3" ]] || { echo "line $1 $2 is '$v', want '$3'" >&2; return 1; }
+}
