@@ -32,8 +32,10 @@ setsid "$SIPUAD_BIN" -f -c "$FX_DIR/sipuad.conf" </dev/null >>"$FX_DIR/sipuad.lo
 SIPUAD_PID=$!
 fx_track_group "$SIPUAD_PID"
 wait_for 10 "line1 registered" sipuad_line_is line1 .state registered || fail "not registered"
-# Let start-up work (the REGISTER, the first refresh timer) settle.
-wait_for 3 "daemon asleep" grep -q '^State:.*S (sleeping)' "/proc/$SIPUAD_PID/status"
+# Idle means after start-up work: nta keeps a finished client transaction
+# for T4 (5 s) to absorb retransmissions and wakes once to release it. The
+# window opens after that linger (a settle time, not a synchronisation).
+sleep 6
 
 pid=$SIPUAD_PID
 csw() { awk '/ctxt_switches/ { s += $2 } END { print s }' "/proc/$pid/status"; }

@@ -17,7 +17,7 @@ DEMO_DIR=/tmp/sipuad-demo # the paths config/demo.conf names
 mkdir -p "$DEMO_DIR"
 SIPUAD_SOCK=$DEMO_DIR/sipuad.sock
 
-say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+say() { if [[ -t 1 ]]; then printf '\n\033[1m== %s\033[0m\n' "$*"; else printf '\n== %s\n' "$*"; fi; }
 show() {
 	"$SIPUACTL_BIN" -s "$SIPUAD_SOCK" status
 	for k in primary backup; do
