@@ -24,12 +24,17 @@
 
 #define CTL_CLIENTS_MAX 64
 #define CTL_WORDS_MAX 8
+/* A subscriber this far behind is dropped rather than let it grow our
+ * memory or block the loop. */
+#define CTL_SUBSCRIBER_BACKLOG (256 * 1024)
+#define CTL_HISTORY_DEFAULT 20
 
 struct ctl_client {
 	struct ctl *ctl;
 	struct bufferevent *bev;
 	struct ctl_client *next;
 	bool closing;        /* reply written; close once it has drained */
+	bool subscriber;     /* receives every line event */
 };
 
 struct ctl {
@@ -47,7 +52,7 @@ static json_object *line_json(const struct line *l)
 	line_get_status(l, &st);
 	json_object *o = json_object_new_object();
 	json_object_object_add(o, "id", json_object_new_string(st.id));
-	json_object_object_add(o, "state", json_object_new_string(line_state_name(st.state)));
+	json_object_object_add(o, "state", json_object_new_string(st.state));
 	json_object_object_add(o, "registered", json_object_new_boolean(st.registered));
 	json_object *sv = json_object_new_object();
 	json_object_object_add(sv, "index", json_object_new_int(st.server_index));
@@ -69,6 +74,20 @@ static json_object *line_json(const struct line *l)
 	json_object_object_add(o, "last_error", err);
 	json_object_object_add(o, "next_attempt_in",
 			       st.next_attempt_in >= 0 ? json_object_new_int64(st.next_attempt_in) : NULL);
+	json_object_object_add(o, "next_failback_in",
+			       st.next_failback_in >= 0 ? json_object_new_int64(st.next_failback_in) : NULL);
+	return o;
+}
+
+static json_object *event_json(const struct line_event *e)
+{
+	json_object *o = json_object_new_object();
+	json_object_object_add(o, "at", json_object_new_int64(e->at));
+	json_object_object_add(o, "line", json_object_new_string(e->line));
+	json_object_object_add(o, "kind", json_object_new_string(e->kind));
+	json_object_object_add(o, "from", e->from[0] ? json_object_new_string(e->from) : NULL);
+	json_object_object_add(o, "to", e->to[0] ? json_object_new_string(e->to) : NULL);
+	json_object_object_add(o, "reason", json_object_new_string(e->reason));
 	return o;
 }
 
@@ -125,11 +144,88 @@ static json_object *cmd_version(const struct line_set *set, int argc, char **arg
 	return o;
 }
 
+static struct line *find_line(const struct line_set *set, int argc, char **argv,
+			      const char *usage, json_object **err)
+{
+	if (argc != 2) {
+		*err = reply_error("usage: %s LINE", usage);
+		return NULL;
+	}
+	struct line *l = line_set_find(set, argv[1]);
+	if (!l)
+		*err = reply_error("no line '%.64s'", argv[1]);
+	return l;
+}
+
+static json_object *cmd_history(const struct line_set *set, int argc, char **argv)
+{
+	long n = CTL_HISTORY_DEFAULT;
+	if (argc == 3) {
+		char *end;
+		n = strtol(argv[2], &end, 10);
+		if (*end || n < 1 || n > 1000)
+			return reply_error("history: N must be 1..1000");
+		argc = 2;
+	}
+	json_object *err = NULL;
+	struct line *l = find_line(set, argc, argv, "history", &err);
+	if (!l)
+		return err ? err : reply_error("usage: history LINE [N]");
+	json_object *o = reply_ok(), *arr = json_object_new_array();
+	const struct line_event *e;
+	for (int i = 0; i < n && (e = line_history(l, i)); i++)
+		json_object_array_add(arr, event_json(e));
+	json_object_object_add(o, "events", arr);
+	return o;
+}
+
+/* register, unregister, failover: a command to one line, answered once started. */
+static json_object *line_command(const struct line_set *set, int argc, char **argv,
+				 int (*fn)(struct line *l))
+{
+	json_object *err = NULL;
+	struct line *l = find_line(set, argc, argv, argv[0], &err);
+	if (!l)
+		return err;
+	if (fn(l) != 0)
+		return reply_error("line '%s' is disabled", argv[1]);
+	return reply_ok();
+}
+
+static json_object *cmd_failover(const struct line_set *set, int argc, char **argv)
+{
+	return line_command(set, argc, argv, line_force_failover);
+}
+
+static json_object *cmd_register(const struct line_set *set, int argc, char **argv)
+{
+	return line_command(set, argc, argv, line_register_now);
+}
+
+static json_object *cmd_unregister(const struct line_set *set, int argc, char **argv)
+{
+	return line_command(set, argc, argv, line_unregister);
+}
+
+static json_object *cmd_subscribe(const struct line_set *set, int argc, char **argv)
+{
+	(void)set;
+	(void)argv;
+	if (argc != 1)
+		return reply_error("usage: subscribe");
+	return reply_ok();
+}
+
 static const struct {
 	const char *name;
 	json_object *(*fn)(const struct line_set *set, int argc, char **argv);
 } commands[] = {
 	{ "status", cmd_status },
+	{ "history", cmd_history },
+	{ "register", cmd_register },
+	{ "unregister", cmd_unregister },
+	{ "failover", cmd_failover },
+	{ "subscribe", cmd_subscribe },
 	{ "version", cmd_version },
 };
 
@@ -154,7 +250,7 @@ static int split_words(char *req, char **argv, int max)
 	return argc;
 }
 
-char *ctl_handle_request(const struct line_set *set, const char *request)
+char *ctl_handle_request(const struct line_set *set, const char *request, bool *subscribe)
 {
 	char buf[CTL_REQUEST_MAX + 1];
 	char *argv[CTL_WORDS_MAX];
@@ -185,6 +281,8 @@ char *ctl_handle_request(const struct line_set *set, const char *request)
 	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
 		if (strcmp(argv[0], commands[i].name) == 0) {
 			reply = commands[i].fn(set, argc, argv);
+			if (subscribe && commands[i].fn == cmd_subscribe && argc == 1)
+				*subscribe = true;
 			goto out;
 		}
 	reply = reply_error("unknown command '%.64s'", argv[0]);
@@ -192,6 +290,34 @@ out:;
 	char *s = strdup(json_object_to_json_string_ext(reply, JSON_C_TO_STRING_PLAIN));
 	json_object_put(reply);
 	return s;
+}
+
+static void client_free(struct ctl_client *cl);
+
+/* The line event sink: one JSON line to every subscriber. */
+static void publish_cb(const struct line_event *e, void *arg)
+{
+	struct ctl *ctl = arg;
+	const char *s = NULL;
+	json_object *o = NULL;
+	for (struct ctl_client *cl = ctl->clients, *next; cl; cl = next) {
+		next = cl->next;
+		if (!cl->subscriber || cl->closing)
+			continue;
+		struct evbuffer *out = bufferevent_get_output(cl->bev);
+		if (evbuffer_get_length(out) > CTL_SUBSCRIBER_BACKLOG) {
+			log_warn("ctl: dropping a subscriber %d bytes behind", CTL_SUBSCRIBER_BACKLOG);
+			client_free(cl);
+			continue;
+		}
+		if (!s) {
+			o = event_json(e);
+			s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+		}
+		evbuffer_add(out, s, strlen(s));
+		evbuffer_add(out, "\n", 1);
+	}
+	json_object_put(o);
 }
 
 static void client_free(struct ctl_client *cl)
@@ -235,7 +361,7 @@ static void read_cb(struct bufferevent *bev, void *arg)
 			reply = strdup(json_object_to_json_string_ext(e, JSON_C_TO_STRING_PLAIN));
 			json_object_put(e);
 		} else {
-			reply = ctl_handle_request(cl->ctl->set, req);
+			reply = ctl_handle_request(cl->ctl->set, req, &cl->subscriber);
 		}
 		free(req);
 		send_line(cl, reply);
@@ -367,6 +493,7 @@ int ctl_init(struct ctl **out, struct event_base *base, const struct conf *c,
 		goto fail;
 	}
 	log_info("ctl: listening on %s", c->ctl_socket);
+	line_set_event_sink(publish_cb, ctl);
 	*out = ctl;
 	return 0;
 fail:
@@ -378,6 +505,7 @@ void ctl_free(struct ctl *ctl)
 {
 	if (!ctl)
 		return;
+	line_set_event_sink(NULL, NULL);
 	while (ctl->clients) {
 		struct ctl_client *cl = ctl->clients;
 		ctl->clients = cl->next;

@@ -2,6 +2,8 @@
 #ifndef SIPUAD_CTL_H
 #define SIPUAD_CTL_H
 
+#include <stdbool.h>
+
 #include "config.h"
 
 struct event_base;
@@ -15,8 +17,9 @@ int ctl_init(struct ctl **out, struct event_base *base, const struct conf *c,
 /* Close every client and remove the socket file. */
 void ctl_free(struct ctl *ctl);
 
-/* Pure: the reply to one request line, as a malloc'd JSON string without the
- * trailing newline (exposed for unit tests). */
-char *ctl_handle_request(const struct line_set *set, const char *request);
+/* The reply to one request line, as a malloc'd JSON string without the
+ * trailing newline (exposed for unit tests). *subscribe is set when the
+ * request asks for the event stream. */
+char *ctl_handle_request(const struct line_set *set, const char *request, bool *subscribe);
 
 #endif

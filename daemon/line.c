@@ -1,5 +1,7 @@
-/* line.c - one line's runner: executes registration, keeps its timers and status. */
+/* line.c - one line's runner: feeds its agent, executes the agent's actions
+ * (SIP handles, timers, events), keeps its status and recent history. */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,183 +9,355 @@
 
 #include <event2/event.h>
 
+#include "agent.h"
 #include "line.h"
 #include "log.h"
 #include "sip.h"
+
+/* Kept in memory per line until the storage issue persists them. */
+#define LINE_HISTORY_MAX 64
+
+struct line_timer {
+	struct line *l;
+	enum agent_timer t;
+	struct event *ev;
+	int64_t armed;                 /* deadline it is armed for, 0 = none */
+};
 
 struct line {
 	struct event_base *base;
 	struct sip *sip;
 	const struct conf *conf;
 	const struct conf_line *cl;
-	struct sip_reg *reg;
-	enum line_state state;
-	int server;              /* index into cl->servers */
-	char role[16];
-	char address[64];
-	char ip[64];
-	int port;
-	struct event *timer;     /* the one pending action: first attempt or retry */
-	struct timespec timer_due;
-	struct timespec registered_at;
-	int granted;             /* s, of the current registration */
-	bool have_binding;       /* the registrar holds our contact (last REGISTER got 2xx) */
-	unsigned failovers;
-	int error_code;
-	char error_reason[160];
-	time_t error_at;
+	struct agent ag;
+	struct sip_reg *main;          /* the line's binding */
+	int main_server;
+	struct sip_reg *probe;         /* failback probe to the primary */
+	struct sip_reg *old;           /* a binding being released (un-REGISTER) */
+	struct line_timer timers[AT_MAX];
+	char address[64];              /* of the main binding */
+	int port;                      /* of the main binding's server */
+	struct line_event hist[LINE_HISTORY_MAX];
+	int hist_n, hist_head;
 	void (*stop_done)(void *arg);
 	void *stop_arg;
+	/* Events that arise while actions execute (a request that cannot even
+	 * be sent) wait here: the agent is never stepped re-entrantly. */
+	struct agent_event pending[4];
+	int n_pending;
+	bool feeding;
 };
 
-static const char *const state_names[LINE_STATE_MAX] = {
-	[LINE_DISABLED] = "disabled",
-	[LINE_RESOLVING] = "resolving",
-	[LINE_REGISTERING] = "registering",
-	[LINE_REGISTERED] = "registered",
-	[LINE_UNREGISTERING] = "unregistering",
-	[LINE_WAITING] = "waiting",
-	[LINE_FAILED] = "failed",
-};
+static line_event_cb *event_sink;
+static void *event_sink_arg;
 
-const char *line_state_name(enum line_state s)
+void line_set_event_sink(line_event_cb *cb, void *arg)
 {
-	return s < LINE_STATE_MAX ? state_names[s] : "?";
+	event_sink = cb;
+	event_sink_arg = arg;
 }
 
-static struct timespec now_mono(void)
+static int64_t now_ms(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts;
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static long ms_until(struct timespec due)
+static uint32_t rand_cb(void *arg)
 {
-	struct timespec n = now_mono();
-	return (due.tv_sec - n.tv_sec) * 1000 + (due.tv_nsec - n.tv_nsec) / 1000000;
+	(void)arg;
+	return (uint32_t)random() ^ ((uint32_t)random() << 16);
 }
 
-/* STYLE habit 1: every change of state passes here and is logged once. */
-static void transition(struct line *l, enum line_state next, const char *why)
+static void role_name(int i, char *buf, size_t size)
 {
-	if (l->state != next)
-		log_info("%s: %s -> %s%s%s%s", l->cl->id, state_names[l->state], state_names[next],
-			 why ? " (" : "", why ? why : "", why ? ")" : "");
-	l->state = next;
+	if (i == 0)
+		snprintf(buf, size, "primary");
+	else if (i == 1)
+		snprintf(buf, size, "backup");
+	else
+		snprintf(buf, size, "backup%d", i);
 }
 
-static void set_error(struct line *l, int code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void set_error(struct line *l, int code, const char *fmt, ...)
+/* "primary 127.0.0.2:5060/udp": how events and logs name a server. */
+static void describe_server(const struct line *l, int i, char *buf, size_t size)
 {
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(l->error_reason, sizeof l->error_reason, fmt, ap);
-	va_end(ap);
-	l->error_code = code;
-	l->error_at = time(NULL);
-}
-
-static void arm(struct line *l, long ms)
-{
-	struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 };
-	struct timespec n = now_mono();
-	l->timer_due.tv_sec = n.tv_sec + ms / 1000;
-	l->timer_due.tv_nsec = n.tv_nsec + (ms % 1000) * 1000000;
-	if (l->timer_due.tv_nsec >= 1000000000) {
-		l->timer_due.tv_sec++;
-		l->timer_due.tv_nsec -= 1000000000;
+	char role[24];
+	if (i < 0 || i >= l->cl->n_servers) {
+		buf[0] = '\0';
+		return;
 	}
-	evtimer_add(l->timer, &tv);
+	const struct conf_server *sv = &l->cl->servers[i];
+	char hostport[280];
+	role_name(i, role, sizeof role);
+	sip_format_target(hostport, sizeof hostport, sv->host, sv->port ? sv->port : 5060);
+	snprintf(buf, size, "%s %s/%s", role, hostport, conf_transport_name(sv->transport));
 }
 
-static void disarm(struct line *l)
+static void record(struct line *l, const struct agent_action *x)
 {
-	evtimer_del(l->timer);
+	struct line_event *e = &l->hist[l->hist_head];
+	l->hist_head = (l->hist_head + 1) % LINE_HISTORY_MAX;
+	if (l->hist_n < LINE_HISTORY_MAX)
+		l->hist_n++;
+	e->at = time(NULL);
+	e->line = l->cl->id;
+	e->kind = agent_pub_name(x->pub);
+	describe_server(l, x->server, e->from, sizeof e->from);
+	describe_server(l, x->to, e->to, sizeof e->to);
+	snprintf(e->reason, sizeof e->reason, "%s", x->reason);
+	if (x->pub == AP_FAILOVER || x->pub == AP_FAILBACK)
+		log_warn("%s: %s %s -> %s: %s", e->line, e->kind, e->from, e->to, e->reason);
+	else if (x->pub == AP_ERROR)
+		log_warn("%s: %s", e->line, e->reason);
+	else
+		log_info("%s: %s%s%s (%s)", e->line, e->kind, e->to[0] ? " at " : "", e->to, e->reason);
+	if (event_sink)
+		event_sink(e, event_sink_arg);
 }
 
 /* Until the DNS issue lands a server must be an IP literal; no blocking
- * lookup is ever made from the loop. */
-static int pick_address(struct line *l)
+ * lookup is ever made from the loop. A name fails as a DNS failure would
+ * (SPEC A.2: a registration failure). */
+static int resolve(const struct line *l, int i, char *ip, size_t size, int *port)
 {
-	const struct conf_server *sv = &l->cl->servers[l->server];
+	const struct conf_server *sv = &l->cl->servers[i];
 	unsigned char buf[sizeof(struct in6_addr)];
 	if (inet_pton(AF_INET, sv->host, buf) != 1 && inet_pton(AF_INET6, sv->host, buf) != 1)
 		return -1;
-	snprintf(l->ip, sizeof l->ip, "%s", sv->host);
-	l->port = sv->port ? sv->port : 5060; /* RFC 3263 4.2: literal, no SRV */
-	sip_format_target(l->address, sizeof l->address, l->ip, l->port);
+	snprintf(ip, size, "%s", sv->host);
+	*port = sv->port ? sv->port : 5060; /* RFC 3263 4.2: a literal, no SRV */
 	return 0;
 }
 
-static void do_register(struct line *l)
+static void outcome_cb(void *ctx, const struct sip_outcome *o);
+static void feed(struct line *l, const struct agent_event *ev);
+
+static struct sip_reg *new_binding(struct line *l, int server)
 {
-	const struct conf_server *sv = &l->cl->servers[l->server];
-	if (pick_address(l) != 0) {
-		set_error(l, 0, "server %s is a name; DNS resolution is not supported yet", sv->host);
-		transition(l, LINE_FAILED, l->error_reason);
+	struct sip_account a = {
+		.line_id = l->cl->id, .user = l->cl->user, .domain = l->cl->domain,
+		.auth_user = l->cl->auth_user, .password = l->cl->password,
+		.display_name = l->cl->display_name,
+	};
+	return sip_reg_new(l->sip, &a, server, outcome_cb, l);
+}
+
+/* Move a binding out of the way: un-REGISTER it (the registrar keeps it
+ * otherwise until it expires) and free it when that is answered. */
+static void release(struct line *l, struct sip_reg *r)
+{
+	if (l->old) /* one release at a time; an older one is dropped */
+		sip_reg_free(l->old);
+	l->old = r;
+	if (sip_reg_unregister(r) != 0) {
+		sip_reg_free(r);
+		l->old = NULL;
+	}
+}
+
+/* Send REGISTER on R to server I; a failure to even try is reported to the
+ * agent as that REGISTER's outcome. */
+static void send_register(struct line *l, struct sip_reg *r, int i, bool probe)
+{
+	const struct conf_server *sv = &l->cl->servers[i];
+	char ip[64], target[64];
+	int port;
+	if (resolve(l, i, ip, sizeof ip, &port) != 0) {
+		struct agent_event ev = {
+			.kind = probe ? AE_PROBE : AE_REG, .result = SIP_RES_INTERNAL, .status = 0,
+			.phrase = "DNS names are not supported yet", .target = sv->host,
+		};
+		feed(l, &ev);
 		return;
 	}
-	transition(l, LINE_REGISTERING, l->address);
-	sip_reg_register(l->reg, l->ip, l->port, sv->transport, sv->expires);
+	sip_format_target(target, sizeof target, ip, port);
+	if (!probe) {
+		snprintf(l->address, sizeof l->address, "%s", target);
+		snprintf(l->ag.target, sizeof l->ag.target, "%s", target);
+		l->port = port;
+	}
+	sip_reg_register(r, ip, port, sv->transport, sv->expires);
+}
+
+static void execute(struct line *l, const struct agent_action *x)
+{
+	switch (x->kind) {
+	case AA_REGISTER:
+		if (l->main && (x->fresh || l->main_server != x->server)) {
+			if (x->release_old)
+				release(l, l->main);
+			else
+				sip_reg_free(l->main);
+			l->main = NULL;
+		}
+		if (!l->main) {
+			l->main = new_binding(l, x->server);
+			l->main_server = x->server;
+		}
+		if (!l->main) {
+			struct agent_event ev = { .kind = AE_REG, .result = SIP_RES_INTERNAL,
+						  .phrase = "out of memory" };
+			feed(l, &ev);
+			return;
+		}
+		send_register(l, l->main, x->server, false);
+		return;
+	case AA_UNREGISTER:
+		if (!l->main || sip_reg_unregister(l->main) != 0) {
+			struct agent_event ev = { .kind = AE_UNREG, .result = SIP_RES_OK, .status = 200 };
+			feed(l, &ev); /* nothing to un-REGISTER */
+		}
+		return;
+	case AA_ABANDON:
+		sip_reg_free(l->main);
+		l->main = NULL;
+		return;
+	case AA_OPTIONS:
+		if (l->main)
+			sip_reg_options(l->main, NULL, 0, CONF_TP_UDP);
+		return;
+	case AA_PROBE:
+		sip_reg_free(l->probe);
+		l->probe = new_binding(l, x->server);
+		if (l->probe)
+			send_register(l, l->probe, x->server, true);
+		return;
+	case AA_PROBE_DROP:
+		sip_reg_free(l->probe);
+		l->probe = NULL;
+		return;
+	case AA_ADOPT_PROBE: {
+		/* SPEC C: registered on the primary through the probe's own
+		 * dialog; the backup registration is released. */
+		struct sip_reg *was = l->main;
+		l->main = l->probe;
+		l->main_server = 0;
+		l->probe = NULL;
+		if (was)
+			release(l, was);
+		char ip[64];
+		int port;
+		if (resolve(l, 0, ip, sizeof ip, &port) == 0) {
+			sip_format_target(l->address, sizeof l->address, ip, port);
+			snprintf(l->ag.target, sizeof l->ag.target, "%s", l->address);
+			l->port = port;
+		}
+		return;
+	}
+	case AA_PUBLISH:
+		record(l, x);
+		return;
+	case AA_STOPPED: {
+		void (*done)(void *) = l->stop_done;
+		l->stop_done = NULL;
+		if (done)
+			done(l->stop_arg);
+		return;
+	}
+	}
+}
+
+static void sync_timers(struct line *l)
+{
+	int64_t now = now_ms();
+	for (int t = 0; t < AT_MAX; t++) {
+		struct line_timer *lt = &l->timers[t];
+		int64_t d = l->ag.deadline[t];
+		if (d == lt->armed)
+			continue;
+		lt->armed = d;
+		if (!d) {
+			evtimer_del(lt->ev);
+			continue;
+		}
+		int64_t ms = d > now ? d - now : 0;
+		struct timeval tv = { .tv_sec = (time_t)(ms / 1000), .tv_usec = (suseconds_t)(ms % 1000) * 1000 };
+		evtimer_add(lt->ev, &tv);
+	}
+}
+
+/* The one entry into the agent: step it, log the change of state, execute
+ * what it asks, mirror its deadlines into libevent timers. */
+static void step(struct line *l, const struct agent_event *ev)
+{
+	struct agent_actions out;
+	enum agent_state before = l->ag.state;
+	agent_step(&l->ag, ev, now_ms(), &out);
+	if (l->ag.state != before) {
+		const char *why = "";
+		for (int i = 0; i < out.n; i++)
+			if (out.v[i].kind == AA_PUBLISH)
+				why = out.v[i].reason;
+		if (!*why && l->ag.reverify)
+			why = l->ag.error_reason; /* a heartbeat miss: what was missed */
+		if (!*why && l->ag.state == AG_REGISTERING)
+			why = l->cl->servers[l->ag.server].host;
+		log_info("%s: %s -> %s%s%s%s", l->cl->id, agent_state_name(before),
+			 agent_state_name(l->ag.state), *why ? " (" : "", why, *why ? ")" : "");
+	}
+	for (int i = 0; i < out.n; i++)
+		execute(l, &out.v[i]);
+}
+
+static void feed(struct line *l, const struct agent_event *ev)
+{
+	if (l->feeding) {
+		/* Only synthesized outcomes get here, whose strings are static
+		 * or the config's; SIP outcomes arrive from the loop. */
+		if (l->n_pending < (int)(sizeof l->pending / sizeof l->pending[0]))
+			l->pending[l->n_pending++] = *ev;
+		else
+			log_error("%s: event queue full; event %d dropped", l->cl->id, ev->kind);
+		return;
+	}
+	l->feeding = true;
+	step(l, ev);
+	while (l->n_pending > 0) {
+		struct agent_event next = l->pending[0];
+		memmove(l->pending, l->pending + 1, sizeof l->pending[0] * (size_t)--l->n_pending);
+		step(l, &next);
+	}
+	l->feeding = false;
+	sync_timers(l);
 }
 
 static void timer_cb(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
 	(void)what;
-	do_register(arg);
-}
-
-static void stop_finished(struct line *l)
-{
-	void (*done)(void *) = l->stop_done;
-	l->stop_done = NULL;
-	if (done)
-		done(l->stop_arg);
+	struct line_timer *lt = arg;
+	lt->armed = 0;
+	struct agent_event ev = { .kind = AE_TIMER, .timer = lt->t };
+	feed(lt->l, &ev);
 }
 
 static void outcome_cb(void *ctx, const struct sip_outcome *o)
 {
 	struct line *l = ctx;
-	if (o->op == SIP_OP_UNREGISTER) {
-		if (o->result != SIP_RES_OK)
-			log_warn("%s: un-REGISTER to %s: %d %s", l->cl->id, o->target, o->status, o->phrase);
-		l->have_binding = false;
-		transition(l, l->cl->enabled ? LINE_WAITING : LINE_DISABLED, "unregistered");
-		stop_finished(l);
+	struct agent_event ev = {
+		.result = o->result, .status = o->status, .phrase = o->phrase,
+		.expires = o->expires, .retry_after = o->retry_after, .target = o->target,
+	};
+	if (o->reg == l->old) {
+		if (o->op != SIP_OP_OPTIONS) {
+			log_debug("%s: released binding at %s: %d %s", l->cl->id, o->target, o->status, o->phrase);
+			sip_reg_free(l->old);
+			l->old = NULL;
+		}
 		return;
 	}
-	if (l->state == LINE_UNREGISTERING)
-		return; /* a REGISTER answered while we are leaving: the un-REGISTER decides */
-	if (o->result == SIP_RES_OK) {
-		char why[96];
-		l->have_binding = true;
-		l->granted = o->expires;
-		l->registered_at = now_mono();
-		disarm(l);
-		snprintf(why, sizeof why, "%s, expires in %d s", o->target, o->expires);
-		if (l->state != LINE_REGISTERED)
-			transition(l, LINE_REGISTERED, why);
-		else
-			log_debug("%s: refreshed at %s, expires in %d s", l->cl->id, o->target, o->expires);
-		return;
+	if (o->reg == l->probe) {
+		if (o->op != SIP_OP_REGISTER)
+			return;
+		ev.kind = AE_PROBE;
+	} else if (o->reg == l->main) {
+		ev.kind = o->op == SIP_OP_REGISTER ? AE_REG : o->op == SIP_OP_UNREGISTER ? AE_UNREG : AE_OPTIONS;
+	} else {
+		return; /* a handle already let go */
 	}
-	/* Policy stays minimal here: the line agent (failover, heartbeat,
-	 * failback) takes these outcomes over. Until then: timer 2 of SPEC A.2. */
-	if (o->result == SIP_RES_AUTH)
-		set_error(l, o->status, "authentication failed at %s: %d %s", o->target, o->status, o->phrase);
-	else if (o->result == SIP_RES_TIMEOUT)
-		set_error(l, o->status, "REGISTER to %s timed out", o->target);
-	else if (o->result == SIP_RES_UNREACHABLE)
-		set_error(l, o->status, "REGISTER to %s: unreachable (%s)", o->target, o->phrase);
-	else
-		set_error(l, o->status, "REGISTER to %s: %d %s", o->target, o->status, o->phrase);
-	log_warn("%s: %s", l->cl->id, l->error_reason);
-	l->have_binding = false; /* a failed refresh: the registrar drops it at expiry */
-	transition(l, LINE_WAITING, sip_result_name(o->result));
-	arm(l, (long)l->cl->retry_delay * 1000);
+	feed(l, &ev);
 }
 
 struct line *line_new(struct event_base *base, struct sip *sip,
@@ -196,64 +370,92 @@ struct line *line_new(struct event_base *base, struct sip *sip,
 	l->sip = sip;
 	l->conf = c;
 	l->cl = cl;
-	l->state = LINE_WAITING;
-	snprintf(l->role, sizeof l->role, "primary");
-	struct sip_account a = {
-		.line_id = cl->id, .user = cl->user, .domain = cl->domain,
-		.auth_user = cl->auth_user, .password = cl->password,
-		.display_name = cl->display_name,
+	struct agent_config ac = {
+		.enabled = cl->enabled,
+		.n_servers = cl->n_servers,
+		.t1_ms = c->t1,
+		.t2_ms = c->t2,
+		.retry_count = cl->retry_count,
+		.heartbeat_ms = cl->heartbeat_interval * 1000,
+		.return_delay_ms = cl->return_delay * 1000,
+		.retry_delay_ms = cl->retry_delay * 1000,
+		.failback = cl->failback_enabled,
+		.failback_ms = cl->failback_interval * 1000,
+		.start_spread_ms = c->start_spread * 1000,
+		.rand = rand_cb,
 	};
-	l->timer = evtimer_new(base, timer_cb, l);
-	l->reg = sip_reg_new(sip, &a, outcome_cb, l);
-	if (!l->timer || !l->reg) {
-		line_free(l);
-		return NULL;
+	agent_init(&l->ag, &ac, NULL);
+	for (int t = 0; t < AT_MAX; t++) {
+		l->timers[t].l = l;
+		l->timers[t].t = (enum agent_timer)t;
+		l->timers[t].ev = evtimer_new(base, timer_cb, &l->timers[t]);
+		if (!l->timers[t].ev) {
+			line_free(l);
+			return NULL;
+		}
 	}
 	return l;
 }
 
 void line_start(struct line *l)
 {
-	if (!l->cl->enabled) {
-		transition(l, LINE_DISABLED, "disabled in the config");
-		return;
-	}
-	/* Storm control: a fleet that reboots together must not hit the
-	 * registrar in one burst; the first REGISTER waits U(0, start_spread). */
-	long spread_ms = (long)l->conf->start_spread * 1000;
-	long delay = spread_ms > 0 ? random() % (spread_ms + 1) : 0;
-	if (delay > 0) {
-		char why[48];
-		snprintf(why, sizeof why, "first REGISTER in %ld ms", delay);
-		transition(l, LINE_WAITING, why);
-		arm(l, delay);
-	} else {
-		do_register(l);
-	}
+	struct agent_event ev = { .kind = AE_START };
+	feed(l, &ev);
 }
 
 void line_stop(struct line *l, void (*done)(void *arg), void *arg)
 {
-	disarm(l);
 	l->stop_done = done;
 	l->stop_arg = arg;
-	/* A REGISTER still in flight may be bound by now: un-REGISTER it too. */
-	if (l->have_binding || l->state == LINE_REGISTERING) {
-		transition(l, LINE_UNREGISTERING, l->address);
-		sip_reg_unregister(l->reg);
-		return;
-	}
-	stop_finished(l);
+	struct agent_event ev = { .kind = AE_STOP };
+	feed(l, &ev);
 }
 
 void line_free(struct line *l)
 {
 	if (!l)
 		return;
-	if (l->timer)
-		event_free(l->timer);
-	sip_reg_free(l->reg);
+	for (int t = 0; t < AT_MAX; t++)
+		if (l->timers[t].ev)
+			event_free(l->timers[t].ev);
+	sip_reg_free(l->main);
+	sip_reg_free(l->probe);
+	sip_reg_free(l->old);
 	free(l);
+}
+
+int line_force_failover(struct line *l)
+{
+	if (l->ag.state == AG_DISABLED)
+		return -EINVAL;
+	struct agent_event ev = { .kind = AE_FORCE_FAILOVER };
+	feed(l, &ev);
+	return 0;
+}
+
+int line_register_now(struct line *l)
+{
+	if (l->ag.state == AG_DISABLED)
+		return -EINVAL;
+	struct agent_event ev = { .kind = AE_REGISTER_NOW };
+	feed(l, &ev);
+	return 0;
+}
+
+int line_unregister(struct line *l)
+{
+	if (l->ag.state == AG_DISABLED)
+		return -EINVAL;
+	l->stop_done = NULL;
+	struct agent_event ev = { .kind = AE_STOP };
+	feed(l, &ev);
+	return 0;
+}
+
+void line_set_idle(struct line *l, bool idle)
+{
+	struct agent_event ev = { .kind = AE_IDLE, .idle = idle };
+	feed(l, &ev);
 }
 
 const char *line_id(const struct line *l)
@@ -261,32 +463,47 @@ const char *line_id(const struct line *l)
 	return l->cl->id;
 }
 
+static long secs_until(int64_t deadline, int64_t now)
+{
+	if (!deadline)
+		return -1;
+	return deadline > now ? (long)((deadline - now + 999) / 1000) : 0;
+}
+
 void line_get_status(const struct line *l, struct line_status *st)
 {
-	const struct conf_server *sv = &l->cl->servers[l->server];
+	const struct agent *a = &l->ag;
+	const struct conf_server *sv = &l->cl->servers[a->server];
+	int64_t now = now_ms();
 	memset(st, 0, sizeof *st);
 	st->id = l->cl->id;
-	st->state = l->state;
-	st->registered = l->state == LINE_REGISTERED;
-	st->server_index = l->server;
-	st->server_role = l->role;
+	st->state = agent_state_name(a->state);
+	st->registered = a->state == AG_REGISTERED;
+	st->server_index = a->server;
+	role_name(a->server, st->server_role, sizeof st->server_role);
 	st->server_host = sv->host;
-	st->server_port = sv->port ? sv->port : l->port;
+	st->server_port = sv->port ? sv->port : (l->main_server == a->server ? l->port : 0);
 	st->server_transport = conf_transport_name(sv->transport);
 	st->address = l->address[0] ? l->address : NULL;
 	if (st->registered) {
-		long left = l->granted - (long)(now_mono().tv_sec - l->registered_at.tv_sec);
+		long left = a->granted_s - (long)((now - a->registered_at) / 1000);
 		st->expires_in = left > 0 ? left : 0;
 	}
-	st->failovers = l->failovers;
-	st->error_code = l->error_code;
-	st->error_reason = l->error_reason[0] ? l->error_reason : NULL;
-	st->error_at = l->error_at;
-	st->next_attempt_in = -1;
-	if (evtimer_pending(l->timer, NULL)) {
-		long ms = ms_until(l->timer_due);
-		st->next_attempt_in = ms > 0 ? (ms + 999) / 1000 : 0;
+	st->failovers = a->failovers;
+	if (a->error_at) {
+		st->error_code = a->error_code;
+		st->error_reason = a->error_reason;
+		st->error_at = time(NULL) - (time_t)((now - a->error_at) / 1000);
 	}
+	st->next_attempt_in = secs_until(a->deadline[AT_RETRY], now);
+	st->next_failback_in = secs_until(a->deadline[AT_FAILBACK], now);
+}
+
+const struct line_event *line_history(const struct line *l, int i)
+{
+	if (i < 0 || i >= l->hist_n)
+		return NULL;
+	return &l->hist[(l->hist_head - 1 - i + LINE_HISTORY_MAX) % LINE_HISTORY_MAX];
 }
 
 struct line *line_set_find(const struct line_set *set, const char *id)

@@ -1,4 +1,5 @@
-/* line.h - runs one line: timers, its SIP registration, its status. */
+/* line.h - runs one line: executes its agent's actions with timers, SIP
+ * handles and the event record; answers for its status. */
 #ifndef SIPUAD_LINE_H
 #define SIPUAD_LINE_H
 
@@ -11,27 +12,16 @@ struct event_base;
 struct sip;
 struct line;
 
-enum line_state {
-	LINE_DISABLED,
-	LINE_RESOLVING,
-	LINE_REGISTERING,
-	LINE_REGISTERED,
-	LINE_UNREGISTERING,
-	LINE_WAITING,
-	LINE_FAILED,
-	LINE_STATE_MAX
-};
-
 /* A snapshot for the control socket (SPEC E "LINE"). Strings point into the
  * line and stay valid until the loop runs again. */
 struct line_status {
 	const char *id;
-	enum line_state state;
+	const char *state;           /* agent_state_name() */
 	bool registered;
 	int server_index;
-	const char *server_role;     /* primary, backup, backup2, ... */
+	char server_role[24];        /* primary, backup, backup2, ... */
 	const char *server_host;
-	int server_port;             /* 0: omitted in the config */
+	int server_port;             /* 0: omitted in the config and not yet known */
 	const char *server_transport;
 	const char *address;         /* "IP:PORT" in use, NULL if none yet */
 	long expires_in;             /* s left of the granted registration, 0 if none */
@@ -40,12 +30,28 @@ struct line_status {
 	const char *error_reason;    /* NULL: no error */
 	time_t error_at;
 	long next_attempt_in;        /* s, -1: none scheduled */
+	long next_failback_in;       /* s, -1: none scheduled */
+};
+
+/* One published event (history, subscribe). */
+#define LINE_DESC_MAX 320
+struct line_event {
+	time_t at;
+	const char *line;            /* the line's id */
+	const char *kind;            /* registered, unregistered, failover, failback, error */
+	char from[LINE_DESC_MAX];    /* "" = none; else "primary 127.0.0.2:5060/udp" */
+	char to[LINE_DESC_MAX];
+	char reason[192];
 };
 
 struct line_set {
 	struct line **v;
 	int n;
 };
+
+/* Every line's events go to one sink (the control socket's subscribers). */
+typedef void line_event_cb(const struct line_event *ev, void *arg);
+void line_set_event_sink(line_event_cb *cb, void *arg);
 
 struct line *line_new(struct event_base *base, struct sip *sip,
 		      const struct conf *c, const struct conf_line *cl);
@@ -56,9 +62,17 @@ void line_start(struct line *l);
 void line_stop(struct line *l, void (*done)(void *arg), void *arg);
 void line_free(struct line *l);
 
+/* Operator commands: 0, or -EINVAL when the line is disabled. */
+int line_force_failover(struct line *l);
+int line_register_now(struct line *l);
+int line_unregister(struct line *l);
+/* A call is up (idle false): failback waits until it ends. */
+void line_set_idle(struct line *l, bool idle);
+
 const char *line_id(const struct line *l);
 void line_get_status(const struct line *l, struct line_status *st);
-const char *line_state_name(enum line_state s);
+/* The I-th most recent event (0 newest); NULL past the last one kept. */
+const struct line_event *line_history(const struct line *l, int i);
 
 struct line *line_set_find(const struct line_set *set, const char *id);
 

@@ -41,6 +41,8 @@ struct sip_reg {
 	sip_outcome_cb *cb;
 	void *ctx;
 	char *line_id, *user, *domain, *auth_user, *password;
+	int server;             /* ;srv= of our Contact */
+	enum conf_transport tp;
 	char target[64];        /* IP:PORT in use */
 	char proxy[128];        /* the pinned next hop as a SIP URI */
 	char ping_target[64];
@@ -104,6 +106,7 @@ static void outcome(struct sip_reg *r, enum sip_op op, enum sip_result res, int 
 		    const char *phrase, const sip_t *sip, int expires)
 {
 	struct sip_outcome o = {
+		.reg = r,
 		.op = op,
 		.result = res,
 		.status = status,
@@ -122,11 +125,14 @@ static int granted_expires(const struct sip_reg *r, const sip_t *sip)
 	sip_time_t now = sip_now();
 	long best = -1;
 	for (const sip_contact_t *m = sip->sip_contact; m; m = m->m_next) {
-		char val[CONF_ID_MAX + 1];
+		char val[CONF_ID_MAX + 1], srv[16], want[16];
 		if (!m->m_url->url_user || strcmp(m->m_url->url_user, r->user) != 0)
 			continue;
 		if (url_param(m->m_url->url_params, "line", val, sizeof val) == 0 ||
 		    strcmp(val, r->line_id) != 0)
+			continue;
+		snprintf(want, sizeof want, "%d", r->server);
+		if (url_param(m->m_url->url_params, "srv", srv, sizeof srv) == 0 || strcmp(srv, want) != 0)
 			continue;
 		long d = (long)sip_contact_expires(m, sip->sip_expires, sip->sip_date,
 						   (sip_time_t)r->expires, now);
@@ -355,13 +361,14 @@ static nua_handle_t *new_handle(struct sip_reg *r)
 	return nua_handle(r->sip->nua, r, SIPTAG_FROM_STR(r->from), SIPTAG_TO_STR(r->from), TAG_END());
 }
 
-struct sip_reg *sip_reg_new(struct sip *s, const struct sip_account *a,
+struct sip_reg *sip_reg_new(struct sip *s, const struct sip_account *a, int server,
 			    sip_outcome_cb *cb, void *ctx)
 {
 	struct sip_reg *r = calloc(1, sizeof *r);
 	if (!r)
 		return NULL;
 	r->sip = s;
+	r->server = server;
 	r->cb = cb;
 	r->ctx = ctx;
 	r->line_id = strdup(a->line_id);
@@ -384,53 +391,76 @@ fail:
 	return NULL;
 }
 
+/* After a failure nua may still wait for credentials or hold a dead
+ * refresh on the handle: start over on a fresh one. A new Call-ID is right
+ * then, as the registrar holds no binding made through the old one. */
+static int renew_if_spent(struct sip_reg *r)
+{
+	if (!r->spent)
+		return 0;
+	nua_handle_t *nh = new_handle(r);
+	if (!nh)
+		return -ENOMEM;
+	nua_handle_destroy(r->nh);
+	r->nh = nh;
+	r->spent = false;
+	return 0;
+}
+
+/* Everything REGISTER and un-REGISTER share: the pinned next hop, the
+ * Request-URI, our Contact. */
+#define REG_TAGS(r, registrar, params)                          \
+	NUTAG_PROXY((r)->proxy), NUTAG_REGISTRAR(registrar),    \
+	NUTAG_M_USERNAME((r)->user), NUTAG_M_PARAMS(params),    \
+	NUTAG_OUTBOUND(SIP_OUTBOUND_OFF)
+
+static void reg_strings(const struct sip_reg *r, char *registrar, size_t rsize,
+			char *params, size_t psize)
+{
+	snprintf(registrar, rsize, "sip:%s", r->domain);
+	/* nua would advertise its UDP contact on a TCP registration: say the
+	 * transport, so requests to us come the way the line registered. */
+	snprintf(params, psize, "line=%s;srv=%d%s", r->line_id, r->server,
+		 r->tp == CONF_TP_UDP ? "" : r->tp == CONF_TP_TCP ? ";transport=tcp" : ";transport=tls");
+}
+
 int sip_reg_register(struct sip_reg *r, const char *ip, int port,
 		     enum conf_transport tp, int expires)
 {
-	char registrar[300], params[CONF_ID_MAX + 24], exp[16];
+	char registrar[300], params[CONF_ID_MAX + 48], exp[16];
 	sip_format_target(r->target, sizeof r->target, ip, port);
+	r->tp = tp;
 	/* ARCHITECTURE "We choose the destination": nta gets a numeric next hop
 	 * and so does no DNS and no failover of its own; the Request-URI keeps
 	 * the domain. */
 	snprintf(r->proxy, sizeof r->proxy, "sip:%s;transport=%s", r->target, tp_param(tp));
-	snprintf(registrar, sizeof registrar, "sip:%s", r->domain);
-	/* nua would advertise its UDP contact on a TCP registration: say the
-	 * transport, so requests to us come the way the line registered. */
-	snprintf(params, sizeof params, "line=%s%s", r->line_id,
-		 tp == CONF_TP_UDP ? "" : tp == CONF_TP_TCP ? ";transport=tcp" : ";transport=tls");
+	reg_strings(r, registrar, sizeof registrar, params, sizeof params);
 	snprintf(exp, sizeof exp, "%d", expires);
 	r->expires = expires;
 	r->op = SIP_OP_REGISTER;
 	r->challenges = 0;
-	if (r->spent) {
-		/* After a failure nua may still wait for credentials or hold a
-		 * dead refresh: start over on a fresh handle (a new Call-ID is
-		 * right, as no binding exists). */
-		nua_handle_t *nh = new_handle(r);
-		if (!nh)
-			return -ENOMEM;
-		nua_handle_destroy(r->nh);
-		r->nh = nh;
-		r->spent = false;
-	}
+	if (renew_if_spent(r) != 0)
+		return -ENOMEM;
 	nua_set_hparams(r->nh, NUTAG_PROXY(r->proxy), TAG_END());
-	nua_register(r->nh,
-		     NUTAG_PROXY(r->proxy),
-		     NUTAG_REGISTRAR(registrar),
-		     NUTAG_M_USERNAME(r->user),
-		     NUTAG_M_PARAMS(params),
-		     NUTAG_OUTBOUND(SIP_OUTBOUND_OFF),
-		     SIPTAG_EXPIRES_STR(exp),
-		     TAG_END());
+	nua_register(r->nh, REG_TAGS(r, registrar, params), SIPTAG_EXPIRES_STR(exp), TAG_END());
 	loop_kick(r->sip->loop);
 	return 0;
 }
 
 int sip_reg_unregister(struct sip_reg *r)
 {
+	char registrar[300], params[CONF_ID_MAX + 48];
+	if (!r->proxy[0])
+		return -EINVAL;
+	reg_strings(r, registrar, sizeof registrar, params, sizeof params);
 	r->op = SIP_OP_UNREGISTER;
 	r->challenges = 0;
-	nua_unregister(r->nh, TAG_END());
+	/* On a spent handle nua has no usage to end: a fresh one sends the
+	 * Expires: 0 for the same Contact all the same. */
+	if (renew_if_spent(r) != 0)
+		return -ENOMEM;
+	nua_set_hparams(r->nh, NUTAG_PROXY(r->proxy), TAG_END());
+	nua_unregister(r->nh, REG_TAGS(r, registrar, params), TAG_END());
 	loop_kick(r->sip->loop);
 	return 0;
 }

@@ -28,6 +28,7 @@ enum sip_op { SIP_OP_REGISTER, SIP_OP_UNREGISTER, SIP_OP_OPTIONS, SIP_OP_MAX };
 
 /* One final outcome of a request on a registration handle. */
 struct sip_outcome {
+	struct sip_reg *reg;   /* the handle it happened on */
 	enum sip_op op;
 	enum sip_result result;
 	int status;
@@ -52,7 +53,11 @@ int sip_init(struct sip **out, struct loop *loop, const struct conf *c);
 void sip_shutdown(struct sip *s, void (*done)(void *arg), void *arg);
 void sip_free(struct sip *s);
 
-struct sip_reg *sip_reg_new(struct sip *s, const struct sip_account *a,
+/* A binding of account A at server number SERVER: its Contact carries
+ * ;line=ID;srv=SERVER, so bindings at different servers never collide when
+ * registrars share a location database (one un-REGISTER cannot remove the
+ * other), and the same binding keeps the same Contact across restarts. */
+struct sip_reg *sip_reg_new(struct sip *s, const struct sip_account *a, int server,
 			    sip_outcome_cb *cb, void *ctx);
 /* REGISTER to IP:PORT over TP asking for EXPIRES s; nua refreshes it before
  * the granted expiry and reports each refresh's outcome too. */

@@ -13,7 +13,8 @@
 static json_object *ask(const char *req)
 {
 	struct line_set none = { 0 };
-	char *s = ctl_handle_request(&none, req);
+	bool sub = false;
+	char *s = ctl_handle_request(&none, req, &sub);
 	json_object *o = s ? json_tokener_parse(s) : NULL;
 	free(s);
 	return o;

@@ -85,7 +85,7 @@ TEST(test_loop_options_to_closed_udp_port_is_local_503_within_100ms)
 	CHECK(loop_init(&loop, seen.base) == 0);
 	if (sip_init(&sip, loop, &c) != 0)
 		goto out;
-	reg = sip_reg_new(sip, &a, outcome_cb, &seen);
+	reg = sip_reg_new(sip, &a, 0, outcome_cb, &seen);
 	int port = closed_udp_port();
 	if (!reg || port <= 0)
 		goto out;
