@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # demo.sh BUILD_DIR - `make demo`: two local Kamailio registrars (primary
 # 127.0.0.2, backup 127.0.0.3) and sipuad with config/demo.conf; shows the
-# lines registering, the daemon's status table and the registrar's own view,
-# then stops everything after DEMO_SECONDS (60) or on Ctrl-C.
+# lines registering, then kills the primary (failover), brings it back
+# (failback), printing status, history and the registrars' own view at each
+# step; stops everything DEMO_SECONDS (20) later or on Ctrl-C.
 set -u
 BUILD=$(cd "${1:-build}" && pwd)
 TOP=$(cd "$(dirname "$0")/.." && pwd)
-DEMO_SECONDS=${DEMO_SECONDS:-60}
+DEMO_SECONDS=${DEMO_SECONDS:-20}
 export SIPUAD_BIN=$BUILD/sipuad SIPUACTL_BIN=$BUILD/sipuactl
 FX_TEST=demo
 source "$TOP/test/integration/lib.sh"
@@ -22,6 +23,10 @@ show() {
 	"$SIPUACTL_BIN" -s "$SIPUAD_SOCK" status
 	for k in primary backup; do
 		printf '%s registrar (%s) bindings: ' "$k" "$(kam_addr "$k")"
+		if ! kam_running "$k"; then
+			echo "(registrar down)"
+			continue
+		fi
 		kam_contacts "$k" | awk -F'\t' '{ printf "%s%s (expires %s)", n++ ? ", " : "", $1, $2 } END { if (!n) printf "none"; print "" }'
 	done
 }
@@ -47,12 +52,39 @@ show
 say "daemon log so far"
 cat "$FX_DIR/sipuad.log"
 
-say "watching for ${DEMO_SECONDS} s (Ctrl-C stops earlier); status every 10 s"
+on_server() { # LINE INDEX: the line is registered on server INDEX
+	[[ $("$SIPUACTL_BIN" -s "$SIPUAD_SOCK" -j status "$1" | jq -r '"\(.line.state) \(.line.server.index)"') == "registered $2" ]]
+}
+both_on() { on_server line1 "$1" && on_server line2 "$1"; }
+history() {
+	for l in line1 line2; do
+		echo "history of $l (newest first):"
+		"$SIPUACTL_BIN" -s "$SIPUAD_SOCK" history "$l" 6 | sed 's/^/  /'
+	done
+}
+
+say "the primary registrar dies (SIGKILL: its port closes, the kernel answers ICMP unreachable)"
+t0=$SECONDS
+kam_kill primary
+wait_for 30 "both lines on the backup" both_on 1 || echo "(not both on the backup: see below)"
+echo "both lines registered on the backup after $((SECONDS - t0)) s (heartbeat every 2 s)"
+show
+history
+
+say "the primary comes back; each line probes it with its own REGISTER every 4-8 s"
+t0=$SECONDS
+kam_start primary 127.0.0.2 demo-pw || fail "primary registrar did not restart"
+wait_for 30 "both lines back on the primary" both_on 0 || echo "(not both back: see below)"
+echo "both lines back on the primary after $((SECONDS - t0)) s; the backup bindings are released"
+show
+history
+
+say "watching for ${DEMO_SECONDS} s more (Ctrl-C stops earlier); status every 10 s"
 end=$((SECONDS + DEMO_SECONDS))
 while ((SECONDS < end)); do
 	sleep $((end - SECONDS < 10 ? end - SECONDS : 10)) # pacing the display, not synchronisation
 	((SECONDS < end)) || break
-	say "status at +$((DEMO_SECONDS - (end - SECONDS))) s"
+	say "status"
 	show
 done
 

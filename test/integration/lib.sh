@@ -731,3 +731,126 @@ sipuad_line_is() {
 	v=$(sipuad_line "$1" "$2") || return 1
 	[[ $v == "$3" ]] || { echo "line $1 $2 is '$v', want '$3'" >&2; return 1; }
 }
+
+# ---------------------------------------------------------------- failover helpers
+
+# sipuad_on LINE INDEX: succeeds if LINE is registered (state "registered"
+# and registered true) on server INDEX (0 primary, 1 backup, ...); for
+# wait_for: wait_for 8 "line1 on the backup" sipuad_on line1 1.
+sipuad_on() {
+	local j
+	j=$(sipuactl_j status "$1") || return 1
+	jq -e --argjson i "$2" '.line.state == "registered" and .line.registered == true and
+		.line.server.index == $i' <<<"$j" >/dev/null ||
+		{ echo "line $1 is not registered on server $2: $(jq -c .line <<<"$j")" >&2; return 1; }
+}
+
+# sipuad_line_json LINE: prints the LINE object of `status LINE` on one line
+# (for failure messages and logs).
+sipuad_line_json() {
+	sipuactl_j status "$1" | jq -c .line
+}
+
+# sipuad_history LINE [N]: prints the line's history (`history LINE N`, N
+# defaults to 1000, the most the daemon gives), one JSON event per line,
+# newest first.
+sipuad_history() {
+	local j
+	j=$(sipuactl_j history "$1" "${2:-1000}") || return 1
+	jq -ec '.events[]' <<<"$j" 2>/dev/null || jq -e '.events' <<<"$j" >/dev/null
+}
+
+# sipuad_history_count LINE KIND: prints the number of events of KIND
+# ("failover", "failback", "registered", ...) in the line's history.
+sipuad_history_count() {
+	local h
+	h=$(sipuad_history "$1") || return 1
+	jq -s --arg k "$2" 'map(select(.kind == $k)) | length' <<<"$h"
+}
+
+# sipuad_history_has LINE KIND N: succeeds if the history holds exactly N
+# events of KIND (for wait_for).
+sipuad_history_has() {
+	local c
+	c=$(sipuad_history_count "$1" "$2") || return 1
+	[[ $c == "$3" ]] || { echo "line $1 has $c $2 events, want $3" >&2; return 1; }
+}
+
+# sipuad_subscribe FILE: starts `sipuactl -j subscribe` in the background
+# (bounded by $FX_SUBSCRIBE_TIMEOUT s, default 120; tracked, so fx_cleanup
+# stops it) writing to FILE, and waits (bounded, 5 s) until the daemon's
+# {"ok":true} is in FILE: from then on every event is streamed. Sets
+# SIPUAD_SUB_PID.
+sipuad_subscribe() {
+	local f=$1 jc=0
+	: >"$f"
+	[[ $- == *m* ]] && { jc=1; set +m; }
+	timeout "${FX_SUBSCRIBE_TIMEOUT:-120}" "$SIPUACTL_BIN" -s "${SIPUAD_SOCK:-$FX_DIR/sipuad.sock}" \
+		-j subscribe </dev/null >"$f" 2>>"$FX_DIR/subscribe.err" &
+	SIPUAD_SUB_PID=$!
+	((jc)) && set -m
+	fx_track "$SIPUAD_SUB_PID"
+	wait_for 5 "subscription acknowledged in $f" grep -q '"ok": *true' "$f"
+}
+
+# sipuad_stream_count FILE KIND [LINE]: prints how many events of KIND (of
+# LINE, if given) a sipuad_subscribe FILE holds.
+sipuad_stream_count() {
+	jq -R --arg k "$2" --arg l "${3:-}" 'fromjson? | select(.kind == $k and ($l == "" or .line == $l))' \
+		"$1" | jq -s length
+}
+
+# sipp_uas_stop: stops the sipp of the last sipp_uas (for the looping
+# scenarios that never finish by themselves: TERM, bounded, then KILL).
+sipp_uas_stop() {
+	[[ -n ${SIPP_UAS_PID:-} ]] || return 0
+	fx_stop_pid "$SIPP_UAS_PID" 3
+	wait "$SIPP_UAS_PID" 2>/dev/null
+	fx_untrack "$SIPP_UAS_PID"
+	return 0
+}
+
+# sipp_trace MSGFILE: one line per SIP message of a sipp message trace
+# (-trace_msg; sipp_uas sets SIPP_UAS_MSG), in the order sipp saw them,
+# tab-separated: "in" or "out", the start line, Call-ID, CSeq, the
+# Expires header ("-" if none), the Contact header ("-" if none), the
+# Via branch ("-" if none), the time sipp logged it (HH:MM:SS.micro).
+# E.g. count the REGISTERs that arrived:
+#   sipp_trace "$SIPP_UAS_MSG" | awk -F'\t' '$1 == "in" && $2 ~ /^REGISTER /' | wc -l
+sipp_trace() {
+	[[ -f $1 ]] || { echo "sipp_trace: no trace '$1'" >&2; return 1; }
+	awk '
+		function flush() {
+			if (dir != "" && start != "")
+				printf "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", dir, start, cid, cseq,
+					ex, ct, br, ts
+			dir = ""; start = ""; cid = "-"; cseq = "-"; ex = "-"; ct = "-"; br = "-"; inhdr = 0
+		}
+		function val(s) { sub(/^[^:]*:[ \t]*/, "", s); return s }
+		{ sub(/\r$/, "") }
+		/^------------------------------/ && NF == 3 { flush(); ts = $3; next }
+		/message received \[[0-9]+\] bytes/ { flush(); dir = "in"; next }
+		/message sent \([0-9]+ bytes\)/ { flush(); dir = "out"; next }
+		dir == "" { next }
+		start == "" { if ($0 != "") { start = $0; inhdr = 1 } ; next }
+		inhdr && $0 == "" { inhdr = 0; next }
+		!inhdr { next }
+		tolower($0) ~ /^(call-id|i)[ \t]*:/ { cid = val($0); next }
+		tolower($0) ~ /^cseq[ \t]*:/ { cseq = val($0); next }
+		tolower($0) ~ /^expires[ \t]*:/ { ex = val($0); next }
+		tolower($0) ~ /^(contact|m)[ \t]*:/ { ct = val($0); next }
+		tolower($0) ~ /^(via|v)[ \t]*:/ {
+			if (br == "-" && match($0, /branch=[^;, \t]+/)) br = substr($0, RSTART + 7, RLENGTH - 7)
+			next
+		}
+		END { flush() }
+	' "$1"
+}
+
+# sipp_count_in MSGFILE METHOD: prints how many METHOD requests (every
+# transmission, retransmissions included) the sipp of MSGFILE received.
+sipp_count_in() {
+	local t
+	t=$(sipp_trace "$1") || return 1
+	awk -F'\t' -v m="$2" '$1 == "in" && index($2, m " ") == 1 { n++ } END { print n + 0 }' <<<"$t"
+}
