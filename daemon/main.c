@@ -34,6 +34,7 @@ struct daemon {
 	struct line_set lines;
 	struct event *sig_term, *sig_int, *sig_hup;
 	struct event *stop_timer;
+	struct event *stop_next;   /* runs stop_sip() from the loop, not from a line's callback */
 	int pending_stops;
 	bool stopping, sip_down;
 };
@@ -80,11 +81,20 @@ static void stop_sip(struct daemon *d)
 	arm_ms(d->stop_timer, STOP_TOTAL_MS - STOP_UNREGISTER_MS);
 }
 
+static void stop_next_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	stop_sip(arg);
+}
+
 static void line_stopped_cb(void *arg)
 {
 	struct daemon *d = arg;
+	/* Called from inside a line's own step: the lines are freed on the
+	 * next loop iteration, never under their own feet. */
 	if (d->pending_stops > 0 && --d->pending_stops == 0)
-		stop_sip(d);
+		event_active(d->stop_next, EV_TIMEOUT, 0);
 }
 
 static void stop_timer_cb(evutil_socket_t fd, short what, void *arg)
@@ -211,7 +221,8 @@ static int start(struct daemon *d)
 	d->sig_int = evsignal_new(d->base, SIGINT, signal_cb, d);
 	d->sig_hup = evsignal_new(d->base, SIGHUP, signal_cb, d);
 	d->stop_timer = evtimer_new(d->base, stop_timer_cb, d);
-	if (!d->sig_term || !d->sig_int || !d->sig_hup || !d->stop_timer ||
+	d->stop_next = evtimer_new(d->base, stop_next_cb, d);
+	if (!d->sig_term || !d->sig_int || !d->sig_hup || !d->stop_timer || !d->stop_next ||
 	    event_add(d->sig_term, NULL) || event_add(d->sig_int, NULL) || event_add(d->sig_hup, NULL))
 		return -1;
 	for (int i = 0; i < d->lines.n; i++)
@@ -243,6 +254,8 @@ static void teardown(struct daemon *d)
 		event_free(d->sig_hup);
 	if (d->stop_timer)
 		event_free(d->stop_timer);
+	if (d->stop_next)
+		event_free(d->stop_next);
 	if (d->base)
 		event_base_free(d->base);
 	conf_free(d->conf);
