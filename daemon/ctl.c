@@ -37,6 +37,10 @@ struct ctl_client {
 	bool subscriber;     /* receives every line event */
 };
 
+/* The reload hook: one daemon, one control socket. */
+static ctl_reload_fn *reload_fn;
+static void *reload_arg;
+
 struct ctl {
 	struct event_base *base;
 	const struct line_set *set;
@@ -216,10 +220,25 @@ static json_object *cmd_subscribe(const struct line_set *set, int argc, char **a
 	return reply_ok();
 }
 
+static json_object *cmd_reload(const struct line_set *set, int argc, char **argv)
+{
+	(void)set;
+	(void)argv;
+	char err[512];
+	if (argc != 1)
+		return reply_error("usage: reload");
+	if (!reload_fn)
+		return reply_error("reload is not available");
+	if (reload_fn(reload_arg, err, sizeof err) != 0)
+		return reply_error("%s", err);
+	return reply_ok();
+}
+
 static const struct {
 	const char *name;
 	json_object *(*fn)(const struct line_set *set, int argc, char **argv);
 } commands[] = {
+	{ "reload", cmd_reload },
 	{ "status", cmd_status },
 	{ "history", cmd_history },
 	{ "register", cmd_register },
@@ -448,7 +467,7 @@ static int clear_stale(const struct sockaddr_un *sun)
 }
 
 int ctl_init(struct ctl **out, struct event_base *base, const struct conf *c,
-	     const struct line_set *set)
+	     const struct line_set *set, ctl_reload_fn *reload, void *arg)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 	if (strlen(c->ctl_socket) >= sizeof sun.sun_path) {
@@ -494,6 +513,8 @@ int ctl_init(struct ctl **out, struct event_base *base, const struct conf *c,
 	}
 	log_info("ctl: listening on %s", c->ctl_socket);
 	line_set_event_sink(publish_cb, ctl);
+	reload_fn = reload;
+	reload_arg = arg;
 	*out = ctl;
 	return 0;
 fail:
@@ -506,6 +527,8 @@ void ctl_free(struct ctl *ctl)
 	if (!ctl)
 		return;
 	line_set_event_sink(NULL, NULL);
+	reload_fn = NULL;
+	reload_arg = NULL;
 	while (ctl->clients) {
 		struct ctl_client *cl = ctl->clients;
 		ctl->clients = cl->next;

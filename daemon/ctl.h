@@ -3,6 +3,7 @@
 #define SIPUAD_CTL_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "config.h"
 
@@ -12,8 +13,11 @@ struct ctl;
 
 /* Bind the socket named in C (a stale file from a crashed run is replaced;
  * a live daemon on it is an error) and serve requests about SET. */
+/* RELOAD re-reads the configuration: 0, or -1 with the reason in ERR. */
+typedef int ctl_reload_fn(void *arg, char *err, size_t size);
+
 int ctl_init(struct ctl **out, struct event_base *base, const struct conf *c,
-	     const struct line_set *set);
+	     const struct line_set *set, ctl_reload_fn *reload, void *reload_arg);
 /* Close every client and remove the socket file. */
 void ctl_free(struct ctl *ctl);
 

@@ -102,7 +102,7 @@ static void record(struct line *l, const struct agent_action *x)
 	if (l->hist_n < LINE_HISTORY_MAX)
 		l->hist_n++;
 	e->at = time(NULL);
-	e->line = l->cl->id;
+	snprintf(e->line, sizeof e->line, "%s", l->cl->id);
 	e->kind = agent_pub_name(x->pub);
 	describe_server(l, x->server, e->from, sizeof e->from);
 	describe_server(l, x->to, e->to, sizeof e->to);
@@ -422,6 +422,12 @@ void line_free(struct line *l)
 	sip_reg_free(l->probe);
 	sip_reg_free(l->old);
 	free(l);
+}
+
+void line_rebind(struct line *l, const struct conf *c, const struct conf_line *cl)
+{
+	l->conf = c;
+	l->cl = cl;
 }
 
 int line_force_failover(struct line *l)

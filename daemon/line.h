@@ -37,7 +37,7 @@ struct line_status {
 #define LINE_DESC_MAX 320
 struct line_event {
 	time_t at;
-	const char *line;            /* the line's id */
+	char line[CONF_ID_MAX + 1];  /* the line's id (a copy: it outlives a reload) */
 	const char *kind;            /* registered, unregistered, failover, failback, error */
 	char from[LINE_DESC_MAX];    /* "" = none; else "primary 127.0.0.2:5060/udp" */
 	char to[LINE_DESC_MAX];
@@ -61,6 +61,10 @@ void line_start(struct line *l);
  * the line is quiet, possibly before this returns. */
 void line_stop(struct line *l, void (*done)(void *arg), void *arg);
 void line_free(struct line *l);
+
+/* Reload: the line's configuration is unchanged (conf_line_equal) but now
+ * lives in C: point the line at it, touching nothing else. */
+void line_rebind(struct line *l, const struct conf *c, const struct conf_line *cl);
 
 /* Operator commands: 0, or -EINVAL when the line is disabled. */
 int line_force_failover(struct line *l);

@@ -15,6 +15,7 @@
 #include "config.h"
 #include "ctl.h"
 #include "line.h"
+#include "lines.h"
 #include "log.h"
 #include "loop.h"
 #include "sip.h"
@@ -26,17 +27,17 @@
 #define STOP_TOTAL_MS 5000
 
 struct daemon {
-	struct conf *conf;
+	struct conf *conf;          /* until lines_init takes it */
+	const char *conf_file;
+	bool debug;
+	struct lines *lines;
 	struct event_base *base;
 	struct loop *loop;
 	struct sip *sip;
 	struct ctl *ctl;
-	struct line_set lines;
 	struct event *sig_term, *sig_int, *sig_hup;
 	struct event *stop_timer;
-	struct event *stop_next;   /* runs stop_sip() from the loop, not from a line's callback */
-	int pending_stops;
-	bool stopping, sip_down;
+	bool stopping, sip_down, lines_down;
 };
 
 static void usage(FILE *f)
@@ -69,32 +70,21 @@ static void sip_down_cb(void *arg)
 /* Second phase: every line is quiet (or out of time); close the stack. */
 static void stop_sip(struct daemon *d)
 {
-	if (!d->sip || d->pending_stops < 0)
+	if (!d->sip || d->lines_down)
 		return;
-	d->pending_stops = -1;
+	d->lines_down = true;
 	/* Handles go first: nua_shutdown would otherwise un-REGISTER again on
 	 * its own, and wait out 64*T1 on a dead server. */
-	for (int i = 0; i < d->lines.n; i++)
-		line_free(d->lines.v[i]);
-	d->lines.n = 0;
+	lines_free(d->lines);
+	d->lines = NULL;
 	sip_shutdown(d->sip, sip_down_cb, d);
 	arm_ms(d->stop_timer, STOP_TOTAL_MS - STOP_UNREGISTER_MS);
 }
 
-static void stop_next_cb(evutil_socket_t fd, short what, void *arg)
+/* lines_stop() calls this from the loop, never from inside a line. */
+static void lines_stopped_cb(void *arg)
 {
-	(void)fd;
-	(void)what;
 	stop_sip(arg);
-}
-
-static void line_stopped_cb(void *arg)
-{
-	struct daemon *d = arg;
-	/* Called from inside a line's own step: the lines are freed on the
-	 * next loop iteration, never under their own feet. */
-	if (d->pending_stops > 0 && --d->pending_stops == 0)
-		event_active(d->stop_next, EV_TIMEOUT, 0);
 }
 
 static void stop_timer_cb(evutil_socket_t fd, short what, void *arg)
@@ -102,9 +92,8 @@ static void stop_timer_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	struct daemon *d = arg;
-	if (d->pending_stops > 0) {
-		log_warn("stop: %d line(s) did not finish un-REGISTER in %d ms",
-			 d->pending_stops, STOP_UNREGISTER_MS);
+	if (!d->lines_down) {
+		log_warn("stop: un-REGISTER not finished in %d ms", STOP_UNREGISTER_MS);
 		stop_sip(d);
 	} else {
 		log_warn("stop: SIP stack did not close in time");
@@ -120,14 +109,46 @@ static void begin_stop(struct daemon *d)
 		return;
 	}
 	d->stopping = true;
-	log_info("stopping: un-registering %d line(s)", d->lines.n);
+	log_info("stopping: un-registering %d line(s)", lines_view(d->lines)->n);
 	ctl_free(d->ctl);
 	d->ctl = NULL;
-	d->pending_stops = d->lines.n + 1; /* +1 held until every stop is issued */
 	arm_ms(d->stop_timer, STOP_UNREGISTER_MS);
-	for (int i = 0; i < d->lines.n; i++)
-		line_stop(d->lines.v[i], line_stopped_cb, d);
-	line_stopped_cb(d);
+	lines_stop(d->lines, lines_stopped_cb, d);
+}
+
+/* SIGHUP and the control socket's reload: the whole file again, all or
+ * nothing, then only the lines that changed are touched. */
+static int reload_cb(void *arg, char *err, size_t size)
+{
+	struct daemon *d = arg;
+	struct conf *nc = NULL;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *ef = open_memstream(&text, &len);
+	int rc = ef ? conf_load(d->conf_file, &nc, ef) : -1;
+	if (ef)
+		fclose(ef);
+	if (rc != 0) {
+		char *save = NULL;
+		for (char *ln = strtok_r(text, "\n", &save); ln; ln = strtok_r(NULL, "\n", &save))
+			log_error("reload: %s", ln);
+		snprintf(err, size, "reload refused, configuration unchanged: %s",
+			 text && *text ? text : "cannot read the configuration");
+		free(text);
+		return -1;
+	}
+	free(text);
+	const struct conf *c = nc;
+	if (lines_reload(d->lines, nc, err, size) != 0) {
+		log_error("%s", err);
+		conf_free(nc);
+		return -1;
+	}
+	for (int i = 0; i < c->n_lines; i++)
+		log_add_secret(c->lines[i].password);
+	if (!d->debug)
+		log_set_level((enum log_level)c->log_level);
+	return 0;
 }
 
 static void signal_cb(evutil_socket_t sig, short what, void *arg)
@@ -135,7 +156,9 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
 	(void)what;
 	struct daemon *d = arg;
 	if (sig == SIGHUP) {
-		log_warn("SIGHUP: reload is not implemented yet; configuration unchanged");
+		char err[512];
+		log_info("SIGHUP: reloading %s", d->conf_file);
+		reload_cb(d, err, sizeof err);
 		return;
 	}
 	begin_stop(d);
@@ -204,38 +227,30 @@ static int start(struct daemon *d)
 		return -1;
 	if (sip_init(&d->sip, d->loop, d->conf) != 0)
 		return -1;
-	d->lines.v = calloc((size_t)d->conf->n_lines + 1, sizeof *d->lines.v);
-	if (!d->lines.v)
+	struct conf *c = d->conf;
+	if (lines_init(&d->lines, d->base, d->sip, c) != 0) {
+		d->conf = NULL; /* lines_free took it */
 		return -1;
-	for (int i = 0; i < d->conf->n_lines; i++) {
-		d->lines.v[i] = line_new(d->base, d->sip, d->conf, &d->conf->lines[i]);
-		if (!d->lines.v[i]) {
-			log_error("%s: cannot create the line", d->conf->lines[i].id);
-			return -1;
-		}
-		d->lines.n++;
 	}
-	if (ctl_init(&d->ctl, d->base, d->conf, &d->lines) != 0)
+	d->conf = NULL;
+	if (ctl_init(&d->ctl, d->base, c, lines_view(d->lines), reload_cb, d) != 0)
 		return -1;
 	d->sig_term = evsignal_new(d->base, SIGTERM, signal_cb, d);
 	d->sig_int = evsignal_new(d->base, SIGINT, signal_cb, d);
 	d->sig_hup = evsignal_new(d->base, SIGHUP, signal_cb, d);
 	d->stop_timer = evtimer_new(d->base, stop_timer_cb, d);
-	d->stop_next = evtimer_new(d->base, stop_next_cb, d);
-	if (!d->sig_term || !d->sig_int || !d->sig_hup || !d->stop_timer || !d->stop_next ||
+	if (!d->sig_term || !d->sig_int || !d->sig_hup || !d->stop_timer ||
 	    event_add(d->sig_term, NULL) || event_add(d->sig_int, NULL) || event_add(d->sig_hup, NULL))
 		return -1;
-	for (int i = 0; i < d->lines.n; i++)
-		line_start(d->lines.v[i]);
+	lines_start(d->lines);
 	return 0;
 }
 
 static void teardown(struct daemon *d)
 {
 	ctl_free(d->ctl);
-	for (int i = 0; i < d->lines.n; i++)
-		line_free(d->lines.v[i]);
-	free(d->lines.v);
+	lines_free(d->lines);
+	d->lines = NULL;
 	if (d->sip && !d->sip_down && d->base) {
 		/* Not shut down through the signal path (a start-up failure):
 		 * nua must still be shut down before it can be destroyed. */
@@ -254,8 +269,6 @@ static void teardown(struct daemon *d)
 		event_free(d->sig_hup);
 	if (d->stop_timer)
 		event_free(d->stop_timer);
-	if (d->stop_next)
-		event_free(d->stop_next);
 	if (d->base)
 		event_base_free(d->base);
 	conf_free(d->conf);
@@ -285,7 +298,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 
-	struct daemon d = { .pending_stops = 0 };
+	struct daemon d = { .conf_file = file, .debug = debug };
 	if (conf_load(file, &d.conf, stderr) != 0)
 		return 1; /* all or nothing: the errors are printed */
 	if (check) {
@@ -322,7 +335,8 @@ int main(int argc, char **argv)
 		tell_parent(&ready_fd, 1);
 		rc = 1;
 	} else {
-		log_info("sipuad %s started: %d line(s) from %s", SIPUAD_VERSION, d.lines.n, file);
+		log_info("sipuad %s started: %d line(s) from %s", SIPUAD_VERSION,
+			 lines_view(d.lines)->n, file);
 		tell_parent(&ready_fd, 0);
 		event_base_dispatch(d.base);
 		log_info("sipuad stopped");
