@@ -28,6 +28,10 @@
  * memory or block the loop. */
 #define CTL_SUBSCRIBER_BACKLOG (256 * 1024)
 #define CTL_HISTORY_DEFAULT 20
+/* A client that sends nothing for this long is closed (subscribers excepted). */
+#define CTL_IDLE_TIMEOUT_S 60
+/* Replies a client does not read pile up to this much, then it is closed. */
+#define CTL_OUTPUT_MAX (1024 * 1024)
 
 struct ctl_client {
 	struct ctl *ctl;
@@ -46,6 +50,8 @@ struct ctl {
 	const struct line_set *set;
 	struct evconnlistener *listener;
 	char *path;
+	bool have_gid;
+	gid_t gid;           /* control.group: its members may connect too */
 	struct ctl_client *clients;
 	int n_clients;
 };
@@ -358,6 +364,15 @@ static void client_free(struct ctl_client *cl)
 static void send_line(struct ctl_client *cl, char *json)
 {
 	struct evbuffer *out = bufferevent_get_output(cl->bev);
+	if (evbuffer_get_length(out) > CTL_OUTPUT_MAX) {
+		/* It asks but does not read: stop serving it rather than grow. */
+		free(json);
+		log_warn("ctl: closing a client that does not read its replies");
+		cl->closing = true;
+		bufferevent_disable(cl->bev, EV_READ);
+		evbuffer_drain(out, evbuffer_get_length(out));
+		return;
+	}
 	evbuffer_add(out, json ? json : "{\"ok\":false,\"error\":\"out of memory\"}",
 		     json ? strlen(json) : 36);
 	evbuffer_add(out, "\n", 1);
@@ -370,22 +385,33 @@ static void read_cb(struct bufferevent *bev, void *arg)
 	struct evbuffer *in = bufferevent_get_input(bev);
 	size_t len;
 	char *req;
+	bool too_long = false;
 	while (!cl->closing && (req = evbuffer_readln(in, &len, EVBUFFER_EOL_LF))) {
 		if (len && req[len - 1] == '\r')
 			req[--len] = '\0';
 		char *reply;
+		if (len > CTL_REQUEST_MAX) {
+			/* Whether it came in one read or several, a line past the
+			 * limit ends the connection: answer, then close. */
+			free(req);
+			too_long = true;
+			break;
+		}
 		if (strlen(req) != len) {
 			/* A NUL inside the line: answer, then keep serving. */
 			json_object *e = reply_error("request contains a NUL byte");
 			reply = strdup(json_object_to_json_string_ext(e, JSON_C_TO_STRING_PLAIN));
 			json_object_put(e);
 		} else {
+			bool was = cl->subscriber;
 			reply = ctl_handle_request(cl->ctl->set, req, &cl->subscriber);
+			if (cl->subscriber && !was) /* a subscriber listens quietly */
+				bufferevent_set_timeouts(cl->bev, NULL, NULL);
 		}
 		free(req);
 		send_line(cl, reply);
 	}
-	if (!cl->closing && evbuffer_get_length(in) > CTL_REQUEST_MAX) {
+	if (!cl->closing && (too_long || evbuffer_get_length(in) > CTL_REQUEST_MAX)) {
 		/* No newline within the limit: the framing is lost, so say why
 		 * and close once the reply is out. */
 		json_object *e = reply_error("request longer than %d bytes", CTL_REQUEST_MAX);
@@ -408,8 +434,42 @@ static void write_cb(struct bufferevent *bev, void *arg)
 static void event_cb(struct bufferevent *bev, short what, void *arg)
 {
 	(void)bev;
-	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))
+	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT))
 		client_free(arg);
+}
+
+/* Is GID among the supplementary groups of process PID? */
+static bool pid_in_group(pid_t pid, gid_t gid)
+{
+	char path[64], line[1024];
+	bool found = false;
+	snprintf(path, sizeof path, "/proc/%ld/status", (long)pid);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof line, f)) {
+		if (strncmp(line, "Groups:", 7) != 0)
+			continue;
+		char *p = line + 7, *end;
+		for (long g = strtol(p, &end, 10); end != p; g = strtol(p, &end, 10)) {
+			if ((gid_t)g == gid)
+				found = true;
+			p = end;
+		}
+	}
+	fclose(f);
+	return found;
+}
+
+/* Root, our own user, or a member of control.group (issue: SO_PEERCRED). */
+static bool peer_allowed(const struct ctl *ctl, int fd, struct ucred *cr)
+{
+	socklen_t len = sizeof *cr;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, cr, &len) != 0)
+		return false;
+	if (cr->uid == 0 || cr->uid == geteuid())
+		return true;
+	return ctl->have_gid && (cr->gid == ctl->gid || pid_in_group(cr->pid, ctl->gid));
 }
 
 static void accept_cb(struct evconnlistener *lst, evutil_socket_t fd,
@@ -419,6 +479,16 @@ static void accept_cb(struct evconnlistener *lst, evutil_socket_t fd,
 	(void)sa;
 	(void)socklen;
 	struct ctl *ctl = arg;
+	struct ucred cr = { 0 };
+	if (!peer_allowed(ctl, fd, &cr)) {
+		static const char msg[] = "{\"ok\":false,\"error\":\"permission denied\"}\n";
+		log_warn("ctl: refused a client (uid %ld, gid %ld)", (long)cr.uid, (long)cr.gid);
+		if (write(fd, msg, sizeof msg - 1) < 0) {
+			/* it is closed either way */
+		}
+		close(fd);
+		return;
+	}
 	struct ctl_client *cl = calloc(1, sizeof *cl);
 	if (!cl) {
 		close(fd);
@@ -432,6 +502,8 @@ static void accept_cb(struct evconnlistener *lst, evutil_socket_t fd,
 		return;
 	}
 	bufferevent_setcb(cl->bev, read_cb, write_cb, event_cb, cl);
+	struct timeval idle = { .tv_sec = CTL_IDLE_TIMEOUT_S };
+	bufferevent_set_timeouts(cl->bev, &idle, NULL);
 	bufferevent_enable(cl->bev, EV_READ | EV_WRITE);
 	cl->next = ctl->clients;
 	ctl->clients = cl;
@@ -489,7 +561,7 @@ int ctl_init(struct ctl **out, struct event_base *base, const struct conf *c,
 	mode_t old = umask(0777);
 	ctl->listener = evconnlistener_new_bind(base, accept_cb, ctl,
 						LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC,
-						16, (struct sockaddr *)&sun, sizeof sun);
+						128, (struct sockaddr *)&sun, sizeof sun);
 	umask(old);
 	if (!ctl->listener) {
 		rc = -errno;
@@ -499,6 +571,10 @@ int ctl_init(struct ctl **out, struct event_base *base, const struct conf *c,
 	evconnlistener_set_error_cb(ctl->listener, accept_error_cb);
 	if (c->ctl_group[0]) {
 		struct group *gr = getgrnam(c->ctl_group);
+		if (gr) {
+			ctl->have_gid = true;
+			ctl->gid = gr->gr_gid;
+		}
 		if (!gr || chown(c->ctl_socket, (uid_t)-1, gr->gr_gid) != 0) {
 			rc = -EINVAL;
 			log_error("ctl: cannot give %s to group '%s'%s", c->ctl_socket, c->ctl_group,

@@ -1059,14 +1059,18 @@ static int run(const struct parse_result *res, const char *req, size_t reqlen,
 			fprintf(stderr, "sipuactl: no daemon on %s: %s\n", path, strerror(-r));
 		goto out;
 	}
-	if ((r = conn_write(&c, req, reqlen, &deadline)) < 0) {
-		if (r == -ETIMEDOUT)
-			fprintf(stderr, "sipuactl: %s took no request within %g s\n", path, timeout);
-		else
-			fprintf(stderr, "sipuactl: cannot send to %s: %s\n", path, strerror(-r));
+	int wr = conn_write(&c, req, reqlen, &deadline);
+	if (wr == -ETIMEDOUT) {
+		fprintf(stderr, "sipuactl: %s took no request within %g s\n", path, timeout);
 		goto out;
 	}
+	/* A daemon that refuses us (permission denied) says why and closes,
+	 * possibly before our request is out: read what it said first. */
 	r = conn_read_line(&c, &deadline, &line, &len);
+	if (wr < 0 && r <= 0) {
+		fprintf(stderr, "sipuactl: cannot send to %s: %s\n", path, strerror(-wr));
+		goto out;
+	}
 	if (r == 0) {
 		fprintf(stderr, "sipuactl: %s closed the connection before %s\n", path,
 			c.len ? "the reply was complete" : "replying");

@@ -800,6 +800,14 @@ sipuad_stream_count() {
 		"$1" | jq -s length
 }
 
+# sipuad_stream_has FILE KIND LINE N: succeeds if the sipuad_subscribe FILE
+# holds exactly N events of KIND for LINE (for wait_for).
+sipuad_stream_has() {
+	local c
+	c=$(sipuad_stream_count "$1" "$2" "$3") || return 1
+	[[ $c == "$4" ]] || { echo "stream: $c $2 events of $3, want $4" >&2; return 1; }
+}
+
 # sipp_uas_stop: stops the sipp of the last sipp_uas (for the looping
 # scenarios that never finish by themselves: TERM, bounded, then KILL).
 sipp_uas_stop() {
@@ -853,4 +861,11 @@ sipp_count_in() {
 	local t
 	t=$(sipp_trace "$1") || return 1
 	awk -F'\t' -v m="$2" '$1 == "in" && index($2, m " ") == 1 { n++ } END { print n + 0 }' <<<"$t"
+}
+
+# kam_force_int NAME VAR VALUE: kam_force that also takes negative values
+# (reg_code/opt_code -1 = drop): kamcmd reads a bare "-1" as an option, so
+# the value goes after "--".
+kam_force_int() {
+	kam_rpc "$1" pv.shvSet "$2" int -- "$3" >/dev/null
 }

@@ -29,8 +29,7 @@ primary_story() {
 
 user=5500
 for case in "403 200" "404 200" "403 500"; do
-	set -- $case
-	first=$1 unreg=$2
+	read -r first unreg <<<"$case"
 	user=$((user + 1))
 	id=l${first}u$unreg
 	fx_log "--- primary: first REGISTER $first, un-REGISTER $unreg (line $id, user $user)"

@@ -126,9 +126,9 @@ assert_eq "$(kam_contact_count a 5102)" 0 "line2 never bound on a"
 assert_eq "$(sipuad_history_count line2 failover)" 0 "line2 failovers in history"
 
 # The subscriber saw the same switches.
-wait_for 2 "failover streamed" eval '[[ $(sipuad_stream_count "$FX_DIR/events.jsonl" failover line1) == 1 ]]' ||
+wait_for 2 "failover streamed" sipuad_stream_has "$FX_DIR/events.jsonl" failover line1 1 ||
 	fail "stream: $(cat "$FX_DIR/events.jsonl")"
-wait_for 2 "failback streamed" eval '[[ $(sipuad_stream_count "$FX_DIR/events.jsonl" failback line1) == 1 ]]' ||
+wait_for 2 "failback streamed" sipuad_stream_has "$FX_DIR/events.jsonl" failback line1 1 ||
 	fail "stream: $(cat "$FX_DIR/events.jsonl")"
 assert_eq "$(sipuad_stream_count "$FX_DIR/events.jsonl" failover line2)" 0 "line2 failovers streamed"
 

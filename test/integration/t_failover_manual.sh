@@ -51,7 +51,7 @@ assert_match "$(jq -r .reason <<<"$ev")" '[Rr]equest' "failover reason says it w
 wait_for 3 "5801 bound on b" kam_has_contacts b 5801 1 || fail "5801 on b"
 # (not asserted: whether the old binding at the live primary is released)
 fx_log "the primary holds $(kam_contact_count a 5801) binding(s) of line1 after the switch"
-wait_for 3 "failover streamed" eval '[[ $(sipuad_stream_count "$FX_DIR/events.jsonl" failover line1) == 1 ]]' ||
+wait_for 3 "failover streamed" sipuad_stream_has "$FX_DIR/events.jsonl" failover line1 1 ||
 	fail "stream: $(cat "$FX_DIR/events.jsonl")"
 
 # Stays there (3 s observation window), the other line untouched.
