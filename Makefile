@@ -80,6 +80,18 @@ asan:
 check-asan: asan
 	bash test/integration/run.sh build-asan
 
+# libFuzzer on the control request parser (clang), bounded by FUZZ_SECONDS.
+FUZZ_SECONDS ?= 60
+FUZZ_CC      ?= clang
+FUZZ_FLAGS    = -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+build-fuzz/fuzz_ctl: test/fuzz/fuzz_ctl.c $(addprefix daemon/,$(DAEMON_SRC)) $(wildcard daemon/*.h)
+	mkdir -p build-fuzz
+	$(FUZZ_CC) -std=c11 -D_GNU_SOURCE -Idaemon $(FUZZ_FLAGS) $(PKG_CFLAGS) -o $@ \
+		test/fuzz/fuzz_ctl.c $(addprefix daemon/,$(DAEMON_SRC)) $(PKG_LIBS)
+
+fuzz: build-fuzz/fuzz_ctl
+	sh test/fuzz/run.sh build-fuzz/fuzz_ctl $(FUZZ_SECONDS)
+
 demo: deps all
 	bash scripts/demo.sh $(BUILD)
 
@@ -92,4 +104,4 @@ install: all
 	install -m 0755 $(BUILD)/sipuactl $(DESTDIR)$(PREFIX)/bin/sipuactl
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz

@@ -128,7 +128,6 @@ kill -TERM "$SIPUAD_PID" 2>/dev/null
 wait_for 10 "sipuad to exit" fx__pid_dead "$SIPUAD_PID"
 
 # row LABEL BOUND_MS SAMPLES...: "label n min median max bound verdict" (s)
-verdict_all=OK
 row() {
 	local label=$1 bound=$2 v
 	shift 2
@@ -139,7 +138,6 @@ row() {
 			printf "%3d %7.2f %7.2f %7.2f %7.2f  %s", NR, a[1] / 1000, med / 1000,
 				a[NR] / 1000, b / 1000, (a[NR] <= b) ? "OK" : "OVER"
 		}')
-	[[ $v == *OVER ]] && verdict_all=OVER
 	printf '%-40s %s\n' "$label" "$v"
 }
 bound_a=$((HB * 1000 + T1 * ((1 << N) - 1) + 1000))

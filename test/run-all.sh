@@ -1,6 +1,7 @@
 #!/bin/sh
 # run-all.sh - the whole suite behind `make test`: unit tests, config golden
-# tests, the integration suite on the normal build and on an ASan+UBSan build.
+# tests, the integration suite on the normal build, a short libFuzzer run on
+# the control parser, and the integration suite on an ASan+UBSan build.
 # Ends with one summary line adding up every suite.
 set -u
 cd "$(dirname "$0")/.."
@@ -40,6 +41,7 @@ run build build $MAKE -s all build/unit-tests
 run unit ./build/unit-tests
 run config sh test/config/run.sh build/sipuad
 run integration bash test/integration/run.sh build
+run fuzz $MAKE -s fuzz FUZZ_SECONDS=10
 run build-asan build $MAKE -s BUILD=build-asan SAN=1 all
 run integration-asan bash test/integration/run.sh build-asan
 
