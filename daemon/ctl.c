@@ -608,6 +608,12 @@ void ctl_free(struct ctl *ctl)
 	while (ctl->clients) {
 		struct ctl_client *cl = ctl->clients;
 		ctl->clients = cl->next;
+		/* One last non-blocking write of what is owed (a subscriber's
+		 * final events): bufferevent_free would drop it. The output is
+		 * frozen to all but the bufferevent, which is freed next. */
+		struct evbuffer *owed = bufferevent_get_output(cl->bev);
+		evbuffer_unfreeze(owed, 1);
+		evbuffer_write(owed, bufferevent_getfd(cl->bev));
 		bufferevent_free(cl->bev);
 		free(cl);
 	}

@@ -73,6 +73,8 @@ static void stop_sip(struct daemon *d)
 	if (!d->sip || d->lines_down)
 		return;
 	d->lines_down = true;
+	ctl_free(d->ctl); /* subscribers have seen every line's last event */
+	d->ctl = NULL;
 	/* Handles go first: nua_shutdown would otherwise un-REGISTER again on
 	 * its own, and wait out 64*T1 on a dead server. */
 	lines_free(d->lines);
@@ -110,8 +112,6 @@ static void begin_stop(struct daemon *d)
 	}
 	d->stopping = true;
 	log_info("stopping: un-registering %d line(s)", lines_view(d->lines)->n);
-	ctl_free(d->ctl);
-	d->ctl = NULL;
 	arm_ms(d->stop_timer, STOP_UNREGISTER_MS);
 	lines_stop(d->lines, lines_stopped_cb, d);
 }
