@@ -471,6 +471,14 @@ void agent_init(struct agent *a, const struct agent_config *cfg, const bool *reg
 	a->idle = true;
 }
 
+void agent_resume(struct agent *a, int server, uint32_t registered_before)
+{
+	if (server >= 0 && server < a->cfg.n_servers)
+		a->server = a->retry_server = server;
+	for (int i = 0; i < a->cfg.n_servers && i < 32; i++)
+		a->sv[i].registered_before = (registered_before >> i) & 1;
+}
+
 void agent_step(struct agent *a, const struct agent_event *ev, int64_t now, struct agent_actions *out)
 {
 	out->n = 0;

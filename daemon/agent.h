@@ -135,6 +135,9 @@ struct agent {
 };
 
 void agent_init(struct agent *a, const struct agent_config *cfg, const bool *registered_before);
+/* Restored state (SPEC D): start at SERVER; bit i of REGISTERED_BEFORE says
+ * server i answered a REGISTER with 200 before (SPEC A.2). */
+void agent_resume(struct agent *a, int server, uint32_t registered_before);
 void agent_step(struct agent *a, const struct agent_event *ev, int64_t now, struct agent_actions *out);
 
 const char *agent_state_name(enum agent_state s);

@@ -167,6 +167,11 @@ static struct line *find_line(const struct line_set *set, int argc, char **argv,
 	return l;
 }
 
+static void history_cb(const struct line_event *e, void *arg)
+{
+	json_object_array_add(arg, event_json(e));
+}
+
 static json_object *cmd_history(const struct line_set *set, int argc, char **argv)
 {
 	long n = CTL_HISTORY_DEFAULT;
@@ -182,9 +187,7 @@ static json_object *cmd_history(const struct line_set *set, int argc, char **arg
 	if (!l)
 		return err ? err : reply_error("usage: history LINE [N]");
 	json_object *o = reply_ok(), *arr = json_object_new_array();
-	const struct line_event *e;
-	for (int i = 0; i < n && (e = line_history(l, i)); i++)
-		json_object_array_add(arr, event_json(e));
+	line_history(l, (int)n, history_cb, arr);
 	json_object_object_add(o, "events", arr);
 	return o;
 }

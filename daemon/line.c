@@ -13,6 +13,7 @@
 #include "line.h"
 #include "log.h"
 #include "sip.h"
+#include "store.h"
 
 /* Kept in memory per line until the storage issue persists them. */
 #define LINE_HISTORY_MAX 64
@@ -27,6 +28,12 @@ struct line_timer {
 struct line {
 	struct event_base *base;
 	struct sip *sip;
+	struct store *store;
+	struct store_line saved;       /* what the store holds: written only when it changes */
+	const char *restored_call_id;  /* for the first binding after a restart */
+	char restored_buf[STORE_CALL_ID_MAX];
+	struct line_event *step_events[AGENT_ACTIONS_MAX]; /* published in this step */
+	int n_step_events;
 	const struct conf *conf;
 	const struct conf_line *cl;
 	struct agent ag;
@@ -103,7 +110,7 @@ static void record(struct line *l, const struct agent_action *x)
 		l->hist_n++;
 	e->at = time(NULL);
 	snprintf(e->line, sizeof e->line, "%s", l->cl->id);
-	e->kind = agent_pub_name(x->pub);
+	e->kind = x->pub == AP_MAX ? "restart" : agent_pub_name(x->pub);
 	describe_server(l, x->server, e->from, sizeof e->from);
 	describe_server(l, x->to, e->to, sizeof e->to);
 	snprintf(e->reason, sizeof e->reason, "%s", x->reason);
@@ -115,6 +122,8 @@ static void record(struct line *l, const struct agent_action *x)
 		log_info("%s: %s%s%s (%s)", e->line, e->kind, e->to[0] ? " at " : "", e->to, e->reason);
 	if (event_sink)
 		event_sink(e, event_sink_arg);
+	if (l->n_step_events < AGENT_ACTIONS_MAX)
+		l->step_events[l->n_step_events++] = e;
 }
 
 /* Until the DNS issue lands a server must be an IP literal; no blocking
@@ -141,7 +150,14 @@ static struct sip_reg *new_binding(struct line *l, int server)
 		.auth_user = l->cl->auth_user, .password = l->cl->password,
 		.display_name = l->cl->display_name,
 	};
-	return sip_reg_new(l->sip, &a, server, outcome_cb, l);
+	struct sip_reg *r = sip_reg_new(l->sip, &a, server, outcome_cb, l);
+	if (r && l->restored_call_id && server == l->saved.server) {
+		/* Same binding as before the restart: the registrar refreshes it
+		 * rather than holding a stale second one. */
+		sip_reg_set_call_id(r, l->restored_call_id);
+	}
+	l->restored_call_id = NULL;
+	return r;
 }
 
 /* Move a binding out of the way: un-REGISTER it (the registrar keeps it
@@ -280,6 +296,45 @@ static void sync_timers(struct line *l)
 
 /* The one entry into the agent: step it, log the change of state, execute
  * what it asks, mirror its deadlines into libevent timers. */
+static struct store_event store_ev(const struct line_event *e)
+{
+	struct store_event s = { .at = e->at, .line = e->line, .kind = e->kind,
+				 .from = e->from, .to = e->to, .reason = e->reason };
+	return s;
+}
+
+/* SPEC D: write on transitions, never on a clock: the persistent part of
+ * the line is compared with what the store holds; refreshes and heartbeats
+ * change nothing there and so write nothing. */
+static void persist(struct line *l)
+{
+	struct store_line now = { 0 };
+	const struct agent *a = &l->ag;
+	now.server = a->server;
+	snprintf(now.address, sizeof now.address, "%s", l->address);
+	now.registered = a->state == AG_REGISTERED;
+	for (int i = 0; i < a->cfg.n_servers && i < 32; i++)
+		if (a->sv[i].registered_before)
+			now.registered_before |= 1u << i;
+	if (l->main && l->main_server == a->server)
+		snprintf(now.call_id, sizeof now.call_id, "%s", sip_reg_call_id(l->main));
+	now.expires_at = l->saved.expires_at;
+	bool changed = now.server != l->saved.server || now.registered != l->saved.registered ||
+		       now.registered_before != l->saved.registered_before ||
+		       strcmp(now.address, l->saved.address) != 0 ||
+		       strcmp(now.call_id, l->saved.call_id) != 0;
+	if (changed && now.registered)
+		now.expires_at = time(NULL) + a->granted_s;
+	if (!changed && l->n_step_events == 0)
+		return;
+	struct store_event evs[AGENT_ACTIONS_MAX];
+	for (int i = 0; i < l->n_step_events; i++)
+		evs[i] = store_ev(l->step_events[i]);
+	store_save_line(l->store, l->cl->id, &now, evs, l->n_step_events);
+	l->saved = now;
+	l->n_step_events = 0;
+}
+
 static void step(struct line *l, const struct agent_event *ev)
 {
 	struct agent_actions out;
@@ -299,6 +354,7 @@ static void step(struct line *l, const struct agent_event *ev)
 	}
 	for (int i = 0; i < out.n; i++)
 		execute(l, &out.v[i]);
+	persist(l);
 }
 
 static void feed(struct line *l, const struct agent_event *ev)
@@ -360,14 +416,15 @@ static void outcome_cb(void *ctx, const struct sip_outcome *o)
 	feed(l, &ev);
 }
 
-struct line *line_new(struct event_base *base, struct sip *sip,
-		      const struct conf *c, const struct conf_line *cl)
+struct line *line_new(struct event_base *base, struct sip *sip, struct store *store,
+		      bool restore, const struct conf *c, const struct conf_line *cl)
 {
 	struct line *l = calloc(1, sizeof *l);
 	if (!l)
 		return NULL;
 	l->base = base;
 	l->sip = sip;
+	l->store = store;
 	l->conf = c;
 	l->cl = cl;
 	struct agent_config ac = {
@@ -385,6 +442,21 @@ struct line *line_new(struct event_base *base, struct sip *sip,
 		.rand = rand_cb,
 	};
 	agent_init(&l->ag, &ac, NULL);
+	if (restore && store_load_line(store, cl->id, &l->saved) == 0) {
+		/* Resume where the line was: on a backup it stays there (and
+		 * probes the primary); SPEC A.2's flags carry over. A stored
+		 * server index past the configured list is ignored. */
+		if (l->saved.server >= cl->n_servers)
+			l->saved.server = 0;
+		agent_resume(&l->ag, l->saved.server, l->saved.registered_before);
+		snprintf(l->restored_buf, sizeof l->restored_buf, "%s", l->saved.call_id);
+		l->restored_call_id = l->restored_buf;
+		struct agent_action x = { .kind = AA_PUBLISH, .pub = AP_MAX, .server = -1, .to = l->saved.server };
+		snprintf(x.reason, sizeof x.reason, "daemon started; resuming on this server%s",
+			 l->saved.registered ? " (was registered)" : "");
+		record(l, &x);
+		persist(l);
+	}
 	for (int t = 0; t < AT_MAX; t++) {
 		l->timers[t].l = l;
 		l->timers[t].t = (enum agent_timer)t;
@@ -505,11 +577,33 @@ void line_get_status(const struct line *l, struct line_status *st)
 	st->next_failback_in = secs_until(a->deadline[AT_FAILBACK], now);
 }
 
-const struct line_event *line_history(const struct line *l, int i)
+struct hist_ctx {
+	line_event_cb *cb;
+	void *arg;
+};
+
+static void hist_store_cb(const struct store_event *se, void *arg)
 {
-	if (i < 0 || i >= l->hist_n)
-		return NULL;
-	return &l->hist[(l->hist_head - 1 - i + LINE_HISTORY_MAX) % LINE_HISTORY_MAX];
+	struct hist_ctx *h = arg;
+	struct line_event e = { .at = se->at, .kind = se->kind };
+	snprintf(e.line, sizeof e.line, "%s", se->line);
+	snprintf(e.from, sizeof e.from, "%s", se->from);
+	snprintf(e.to, sizeof e.to, "%s", se->to);
+	snprintf(e.reason, sizeof e.reason, "%s", se->reason);
+	h->cb(&e, h->arg);
+}
+
+int line_history(const struct line *l, int n, line_event_cb *cb, void *arg)
+{
+	struct hist_ctx h = { cb, arg };
+	int got = store_history(l->store, l->cl->id, n, hist_store_cb, &h);
+	if (got >= 0)
+		return got;
+	/* no store: what this run has kept in memory */
+	int i;
+	for (i = 0; i < n && i < l->hist_n; i++)
+		cb(&l->hist[(l->hist_head - 1 - i + LINE_HISTORY_MAX) % LINE_HISTORY_MAX], arg);
+	return i;
 }
 
 struct line *line_set_find(const struct line_set *set, const char *id)

@@ -10,6 +10,7 @@
 
 struct event_base;
 struct sip;
+struct store;
 struct line;
 
 /* A snapshot for the control socket (SPEC E "LINE"). Strings point into the
@@ -53,8 +54,11 @@ struct line_set {
 typedef void line_event_cb(const struct line_event *ev, void *arg);
 void line_set_event_sink(line_event_cb *cb, void *arg);
 
-struct line *line_new(struct event_base *base, struct sip *sip,
-		      const struct conf *c, const struct conf_line *cl);
+/* STORE may be NULL (running from memory). RESTORE: resume where the store
+ * says the line was (at start); a line created by a reload starts afresh,
+ * as its stored server index may name a server it no longer has. */
+struct line *line_new(struct event_base *base, struct sip *sip, struct store *store,
+		      bool restore, const struct conf *c, const struct conf_line *cl);
 /* Begin: disabled lines stay so, others register after the start spread. */
 void line_start(struct line *l);
 /* un-REGISTER if the line holds (or is acquiring) a binding; DONE runs once
@@ -75,8 +79,9 @@ void line_set_idle(struct line *l, bool idle);
 
 const char *line_id(const struct line *l);
 void line_get_status(const struct line *l, struct line_status *st);
-/* The I-th most recent event (0 newest); NULL past the last one kept. */
-const struct line_event *line_history(const struct line *l, int i);
+/* The N most recent events, newest first, to CB (from the store when there
+ * is one: it spans restarts); returns how many. */
+int line_history(const struct line *l, int n, line_event_cb *cb, void *arg);
 
 struct line *line_set_find(const struct line_set *set, const char *id);
 

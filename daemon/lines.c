@@ -10,6 +10,7 @@
 #include "line.h"
 #include "lines.h"
 #include "log.h"
+#include "store.h"
 
 /* A line leaving the set: it un-REGISTERs, then is freed from the loop. */
 struct retired {
@@ -29,6 +30,7 @@ struct old_conf {
 struct lines {
 	struct event_base *base;
 	struct sip *sip;
+	struct store *store;
 	struct conf *conf;
 	struct line_set set;
 	struct retired *retired;
@@ -42,7 +44,20 @@ struct lines {
 
 static void reap_cb(evutil_socket_t fd, short what, void *arg);
 
-int lines_init(struct lines **out, struct event_base *base, struct sip *sip, struct conf *c)
+/* Lines no longer configured take their state and history with them. */
+static void forget_removed(struct lines *ls)
+{
+	const char **ids = calloc((size_t)ls->conf->n_lines + 1, sizeof *ids);
+	if (!ids)
+		return;
+	for (int i = 0; i < ls->conf->n_lines; i++)
+		ids[i] = ls->conf->lines[i].id;
+	store_forget_others(ls->store, ids, ls->conf->n_lines);
+	free(ids);
+}
+
+int lines_init(struct lines **out, struct event_base *base, struct sip *sip,
+	       struct store *store, struct conf *c)
 {
 	struct lines *ls = calloc(1, sizeof *ls);
 	if (!ls) {
@@ -51,19 +66,21 @@ int lines_init(struct lines **out, struct event_base *base, struct sip *sip, str
 	}
 	ls->base = base;
 	ls->sip = sip;
+	ls->store = store;
 	ls->conf = c;
 	ls->reap = evtimer_new(base, reap_cb, ls);
 	ls->set.v = calloc((size_t)c->n_lines + 1, sizeof *ls->set.v);
 	if (!ls->reap || !ls->set.v)
 		goto fail;
 	for (int i = 0; i < c->n_lines; i++) {
-		ls->set.v[i] = line_new(base, sip, c, &c->lines[i]);
+		ls->set.v[i] = line_new(base, sip, store, true, c, &c->lines[i]);
 		if (!ls->set.v[i]) {
 			log_error("%s: cannot create the line", c->lines[i].id);
 			goto fail;
 		}
 		ls->set.n++;
 	}
+	forget_removed(ls);
 	*out = ls;
 	return 0;
 fail:
@@ -197,7 +214,7 @@ int lines_reload(struct lines *ls, struct conf *nc, char *err, size_t size)
 			kept[oi] = true;
 			continue;
 		}
-		v[i] = line_new(ls->base, ls->sip, nc, ncl);
+		v[i] = line_new(ls->base, ls->sip, ls->store, false, nc, ncl);
 		fresh[i] = true;
 		if (!v[i])
 			goto oom;
@@ -256,6 +273,8 @@ int lines_reload(struct lines *ls, struct conf *nc, char *err, size_t size)
 	}
 	log_info("reload: %d line(s) unchanged, %d changed, %d added, %d removed",
 		 unchanged, changed, added, removed);
+	if (removed)
+		forget_removed(ls);
 	free(fresh);
 	free(kept);
 	free(ret);

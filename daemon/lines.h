@@ -10,10 +10,13 @@
 
 struct event_base;
 struct sip;
+struct store;
 struct lines;
 
-/* Takes ownership of C. Lines are created, not started. */
-int lines_init(struct lines **out, struct event_base *base, struct sip *sip, struct conf *c);
+/* Takes ownership of C. Lines are created (restored from STORE, which may
+ * be NULL), not started. */
+int lines_init(struct lines **out, struct event_base *base, struct sip *sip,
+	       struct store *store, struct conf *c);
 void lines_start(struct lines *ls);
 /* Apply NC (ownership taken on success only): unchanged lines keep their
  * registration untouched, changed ones un-REGISTER and start again, removed

@@ -19,6 +19,7 @@
 #include "log.h"
 #include "loop.h"
 #include "sip.h"
+#include "store.h"
 #include "version.h"
 
 /* SIGTERM: every line's un-REGISTER must be done within this (issue 2),
@@ -31,6 +32,7 @@ struct daemon {
 	const char *conf_file;
 	bool debug;
 	struct lines *lines;
+	struct store *store;
 	struct event_base *base;
 	struct loop *loop;
 	struct sip *sip;
@@ -228,7 +230,8 @@ static int start(struct daemon *d)
 	if (sip_init(&d->sip, d->loop, d->conf) != 0)
 		return -1;
 	struct conf *c = d->conf;
-	if (lines_init(&d->lines, d->base, d->sip, c) != 0) {
+	d->store = store_open(c->database); /* NULL: run from memory, said in the log */
+	if (lines_init(&d->lines, d->base, d->sip, d->store, c) != 0) {
 		d->conf = NULL; /* lines_free took it */
 		return -1;
 	}
@@ -260,6 +263,7 @@ static void teardown(struct daemon *d)
 		event_base_dispatch(d->base);
 	}
 	sip_free(d->sip);
+	store_close(d->store);
 	loop_free(d->loop);
 	if (d->sig_term)
 		event_free(d->sig_term);
@@ -332,7 +336,6 @@ int main(int argc, char **argv)
 	int rc = 0;
 	if (start(&d) != 0) {
 		log_error("start-up failed; exiting");
-		tell_parent(&ready_fd, 1);
 		rc = 1;
 	} else {
 		log_info("sipuad %s started: %d line(s) from %s", SIPUAD_VERSION,
@@ -344,6 +347,8 @@ int main(int argc, char **argv)
 	teardown(&d);
 	if (pidfile)
 		unlink(pidfile);
+	/* A failed start is reported only once nothing of it is left behind. */
+	tell_parent(&ready_fd, (char)rc);
 	log_close();
 	return rc;
 }

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include <sofia-sip/nua.h>
 #include <sofia-sip/nua_tag.h>
@@ -50,6 +51,8 @@ struct sip_reg {
 	int expires;            /* asked for */
 	int challenges;         /* answered since the last final non-challenge */
 	bool spent;             /* REGISTER failed: nua's request is left half-done */
+	bool leg_started;       /* the handle has sent its first REGISTER */
+	char call_id[128];
 	enum sip_op op;
 };
 
@@ -298,6 +301,10 @@ int sip_init(struct sip **out, struct loop *loop, const struct conf *c)
 			    NTATAG_SIP_T2((unsigned)c->t2),
 			    NTATAG_SIP_T1X64((unsigned)c->t1 * 64),
 			    NUTAG_OUTBOUND(SIP_OUTBOUND_OFF),
+			    /* nua would wait out a 503's Retry-After and resend by
+			     * itself, hiding the 503: the agent decides (SPEC A.3,
+			     * and it holds that server down for Retry-After). */
+			    NUTAG_MAX_RETRY_AFTER(0),
 			    /* -d: every message in and out, in full (passwords
 			     * never travel; log.c masks them anyway) */
 			    TPTAG_LOG(log_get_level() >= LOG_LVL_DEBUG),
@@ -356,6 +363,35 @@ static char *host_part(const char *h)
 	return strdup(h);
 }
 
+/* 128 random bits: unique across devices and restarts (RFC 3261 8.1.1.4). */
+static void new_call_id(struct sip_reg *r)
+{
+	unsigned char b[16];
+	FILE *f = fopen("/dev/urandom", "re");
+	if (!f || fread(b, 1, sizeof b, f) != sizeof b) {
+		for (size_t i = 0; i < sizeof b; i++)
+			b[i] = (unsigned char)random();
+	}
+	if (f)
+		fclose(f);
+	char *p = r->call_id;
+	for (size_t i = 0; i < sizeof b; i++)
+		p += sprintf(p, "%02x", b[i]);
+	r->leg_started = false;
+}
+
+void sip_reg_set_call_id(struct sip_reg *r, const char *call_id)
+{
+	if (!call_id || !*call_id || strlen(call_id) >= sizeof r->call_id || r->leg_started)
+		return;
+	snprintf(r->call_id, sizeof r->call_id, "%s", call_id);
+}
+
+const char *sip_reg_call_id(const struct sip_reg *r)
+{
+	return r->call_id;
+}
+
 static nua_handle_t *new_handle(struct sip_reg *r)
 {
 	return nua_handle(r->sip->nua, r, SIPTAG_FROM_STR(r->from), SIPTAG_TO_STR(r->from), TAG_END());
@@ -369,6 +405,7 @@ struct sip_reg *sip_reg_new(struct sip *s, const struct sip_account *a, int serv
 		return NULL;
 	r->sip = s;
 	r->server = server;
+	new_call_id(r);
 	r->cb = cb;
 	r->ctx = ctx;
 	r->line_id = strdup(a->line_id);
@@ -404,6 +441,7 @@ static int renew_if_spent(struct sip_reg *r)
 	nua_handle_destroy(r->nh);
 	r->nh = nh;
 	r->spent = false;
+	new_call_id(r);
 	return 0;
 }
 
@@ -442,7 +480,19 @@ int sip_reg_register(struct sip_reg *r, const char *ip, int port,
 	if (renew_if_spent(r) != 0)
 		return -ENOMEM;
 	nua_set_hparams(r->nh, NUTAG_PROXY(r->proxy), TAG_END());
-	nua_register(r->nh, REG_TAGS(r, registrar, params), SIPTAG_EXPIRES_STR(exp), TAG_END());
+	/* The first request of a handle fixes its dialog: our Call-ID, and a
+	 * CSeq from the clock. nua counts up by one per request, far slower
+	 * than seconds pass, so after a restart the same Call-ID always goes
+	 * on with a higher CSeq (RFC 3261 10.2.4) with nothing written to
+	 * flash per refresh. */
+	char cseq[32] = "";
+	if (!r->leg_started)
+		snprintf(cseq, sizeof cseq, "%lu REGISTER", (unsigned long)(time(NULL) - 1600000000L));
+	nua_register(r->nh, REG_TAGS(r, registrar, params), SIPTAG_EXPIRES_STR(exp),
+		     TAG_IF(!r->leg_started, SIPTAG_CALL_ID_STR(r->call_id)),
+		     TAG_IF(!r->leg_started, SIPTAG_CSEQ_STR(cseq)),
+		     TAG_END());
+	r->leg_started = true;
 	loop_kick(r->sip->loop);
 	return 0;
 }

@@ -59,6 +59,11 @@ void sip_free(struct sip *s);
  * other), and the same binding keeps the same Contact across restarts. */
 struct sip_reg *sip_reg_new(struct sip *s, const struct sip_account *a, int server,
 			    sip_outcome_cb *cb, void *ctx);
+/* The Call-ID of the binding: restoring one (from the store) makes the
+ * next REGISTER refresh the registrar's existing binding instead of adding
+ * a second. A binding whose REGISTER failed gets a new one. */
+void sip_reg_set_call_id(struct sip_reg *r, const char *call_id);
+const char *sip_reg_call_id(const struct sip_reg *r);
 /* REGISTER to IP:PORT over TP asking for EXPIRES s; nua refreshes it before
  * the granted expiry and reports each refresh's outcome too. */
 int sip_reg_register(struct sip_reg *r, const char *ip, int port,
