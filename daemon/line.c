@@ -43,6 +43,8 @@ struct line {
 	struct sip_reg *old;           /* a binding being released (un-REGISTER) */
 	struct line_timer timers[AT_MAX];
 	char address[64];              /* of the main binding */
+	int learned_min;               /* expires the registrar insists on (after a 423), 0 none */
+	int learned_server;            /* ... at this server */
 	int port;                      /* of the main binding's server */
 	struct line_event hist[LINE_HISTORY_MAX];
 	int hist_n, hist_head;
@@ -194,7 +196,13 @@ static void send_register(struct line *l, struct sip_reg *r, int i, bool probe)
 		snprintf(l->ag.target, sizeof l->ag.target, "%s", target);
 		l->port = port;
 	}
-	sip_reg_register(r, ip, port, sv->transport, sv->expires);
+	/* Ask at once for what this registrar insisted on before (423's
+	 * Min-Expires, remembered across restarts) rather than draw the 423
+	 * again. */
+	int expires = sv->expires;
+	if (l->learned_min > expires && l->learned_server == i)
+		expires = l->learned_min;
+	sip_reg_register(r, ip, port, sv->transport, expires);
 }
 
 static void execute(struct line *l, const struct agent_action *x)
@@ -319,7 +327,9 @@ static void persist(struct line *l)
 	if (l->main && l->main_server == a->server)
 		snprintf(now.call_id, sizeof now.call_id, "%s", sip_reg_call_id(l->main));
 	now.expires_at = l->saved.expires_at;
+	now.min_expires = l->learned_server == a->server ? l->learned_min : 0;
 	bool changed = now.server != l->saved.server || now.registered != l->saved.registered ||
+		       now.min_expires != l->saved.min_expires ||
 		       now.registered_before != l->saved.registered_before ||
 		       strcmp(now.address, l->saved.address) != 0 ||
 		       strcmp(now.call_id, l->saved.call_id) != 0;
@@ -410,6 +420,11 @@ static void outcome_cb(void *ctx, const struct sip_outcome *o)
 		ev.kind = AE_PROBE;
 	} else if (o->reg == l->main) {
 		ev.kind = o->op == SIP_OP_REGISTER ? AE_REG : o->op == SIP_OP_UNREGISTER ? AE_UNREG : AE_OPTIONS;
+		if (o->op == SIP_OP_REGISTER && o->result == SIP_RES_OK &&
+		    o->expires > l->cl->servers[l->main_server].expires) {
+			l->learned_min = o->expires;
+			l->learned_server = l->main_server;
+		}
 	} else {
 		return; /* a handle already let go */
 	}
@@ -449,6 +464,8 @@ struct line *line_new(struct event_base *base, struct sip *sip, struct store *st
 		if (l->saved.server >= cl->n_servers)
 			l->saved.server = 0;
 		agent_resume(&l->ag, l->saved.server, l->saved.registered_before);
+		l->learned_min = l->saved.min_expires;
+		l->learned_server = l->saved.server;
 		snprintf(l->restored_buf, sizeof l->restored_buf, "%s", l->saved.call_id);
 		l->restored_call_id = l->restored_buf;
 		struct agent_action x = { .kind = AA_PUBLISH, .pub = AP_MAX, .server = -1, .to = l->saved.server };

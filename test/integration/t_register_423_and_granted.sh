@@ -31,6 +31,9 @@ sipuad_start "$FX_DIR/sipuad.conf" || fail "sipuad did not start"
 wait_for 5 "l423 registered" sipuad_line_is l423 .state registered || fail "l423"
 exp=$(sipuad_line l423 .expires_in)
 ((exp > 110 && exp <= 120)) || fail "l423 expires_in $exp, want Min-Expires 120"
+# Learned and kept (SPEC D): after a restart the line asks for 120 at once.
+assert_eq "$(sqlite3 "$FX_DIR/state.db" "SELECT min_expires FROM line_state WHERE id = 'l423'")" 120 \
+	"learned Min-Expires stored"
 
 wait_for 5 "short registered" sipuad_line_is short .state registered || fail "short"
 exp=$(sipuad_line short .expires_in)
