@@ -39,6 +39,7 @@ struct ctl_client {
 	struct ctl_client *next;
 	bool closing;        /* reply written; close once it has drained */
 	bool subscriber;     /* receives every line event */
+	bool dropped;        /* closed by us for not reading: free, do not flush */
 };
 
 /* The reload hook: one daemon, one control socket. */
@@ -368,12 +369,15 @@ static void send_line(struct ctl_client *cl, char *json)
 {
 	struct evbuffer *out = bufferevent_get_output(cl->bev);
 	if (evbuffer_get_length(out) > CTL_OUTPUT_MAX) {
-		/* It asks but does not read: stop serving it rather than grow. */
+		/* It asks but does not read: stop serving it rather than grow.
+		 * Its replies cannot be drained (a socket bufferevent's output is
+		 * frozen to us) and would never drain by themselves: read_cb
+		 * frees it when it returns. */
 		free(json);
-		log_warn("ctl: closing a client that does not read its replies");
-		cl->closing = true;
+		if (!cl->dropped)
+			log_warn("ctl: closing a client that does not read its replies");
+		cl->closing = cl->dropped = true;
 		bufferevent_disable(cl->bev, EV_READ);
-		evbuffer_drain(out, evbuffer_get_length(out));
 		return;
 	}
 	evbuffer_add(out, json ? json : "{\"ok\":false,\"error\":\"out of memory\"}",
@@ -424,6 +428,11 @@ static void read_cb(struct bufferevent *bev, void *arg)
 		evbuffer_drain(in, evbuffer_get_length(in));
 		bufferevent_disable(bev, EV_READ);
 	}
+	/* Dropped, or closing with nothing left to write: no write callback
+	 * will come, and with reading off no timeout either: free it now, or
+	 * its slot is lost for good. */
+	if (cl->dropped || (cl->closing && evbuffer_get_length(bufferevent_get_output(bev)) == 0))
+		client_free(cl);
 }
 
 static void write_cb(struct bufferevent *bev, void *arg)

@@ -174,6 +174,25 @@ for c in socks:
     c.close()
 check(f"{N} clients at once", answered == N, f"{answered} answered")
 
+# Clients that ask and never read: each is dropped past 1 MiB of unread
+# replies, and its slot comes back. More of them than the daemon has slots
+# (64): if a slot leaked, the client after them would never be served.
+hogs = []
+for i in range(70):
+    h = conn()
+    try:
+        h.sendall(b"status\n" * 10000)  # ~3 MB of replies; we read none
+    except OSError:
+        pass  # already dropped and closed: fine
+    hogs.append(h)
+s = conn()
+s.settimeout(30)  # the daemon first works through the hogs' requests
+r = ask(s, b"version\n")
+check("70 clients that never read do not use up the slots", r is not None and r.get("ok") is True, r)
+s.close()
+for h in hogs:
+    h.close()
+
 # After all that, the daemon still serves.
 s = conn()
 r = ask(s, b"status\n")

@@ -22,7 +22,9 @@ sipuad_start "$FX_DIR/sipuad.conf" || fail "sipuad did not start"
 wait_for 5 "line1 registered" sipuad_line_is line1 .state registered || fail "line1"
 cid=$(kam_contacts a 7001 | cut -f3)
 
-timeout 60 python3 "$FX_LIB_DIR/ctl_abuse.py" "$SIPUAD_SOCK" || fail "control socket abuse checks failed"
+timeout 90 python3 "$FX_LIB_DIR/ctl_abuse.py" "$SIPUAD_SOCK" || fail "control socket abuse checks failed"
+drops=$(grep -c "closing a client that does not read" "$FX_DIR/sipuad.log")
+((drops >= 64)) || fail "only $drops clients dropped for not reading (want >= 64)"
 
 # Another user: connect works (mode 0666, the directory traversable) but
 # the daemon refuses.
