@@ -868,3 +868,482 @@ sipp_count_in() {
 # (reg_code/opt_code -1 = drop): kamcmd reads a bare "-1" as an option, so
 # the value goes after "--".
 kam_force_int() { kam_force "$@"; } # the name earlier tests use
+
+# ---------------------------------------------------------------- dns
+# A test DNS server: dnsmasq (from dnsmasq-base) in the foreground, answering
+# only from the records the test sets and NXDOMAIN for every other name
+# (--local=/#/ --no-resolv: it never forwards anything), udp and tcp on
+# $FX_DNS_IP:$FX_DNS_PORT. Sofia's resolver asks port 53 unless its
+# resolv.conf has a `port N` line (ARCHITECTURE.md "DNS"), hence a loopback
+# address of its own: 127.0.0.53 (${FX_IP_PREFIX}53; FX_DNS_IP moves it).
+#
+#   dns_set_a proxy.$FX_DNS_DOMAIN 127.0.0.2 127.0.0.3
+#   dns_set_srv _sip._udp.$FX_DNS_DOMAIN proxy.$FX_DNS_DOMAIN 5060 10 50
+#   dns_start                   # also writes $FX_DIR/resolv.conf
+#   ... sip = { resolv_conf = "$FX_DIR/resolv.conf"; ... }
+#   dns_set_a proxy.$FX_DNS_DOMAIN 127.0.0.3; dns_reload
+#
+# dns_set_*, dns_clear and dns_set_ttl only edit the fixture's record list
+# ($FX_DIR/dns/records, one record a line); dns_start and dns_reload make
+# dnsmasq serve it. $FX_DIR/dns/ also holds what dnsmasq reads: hosts (the
+# A/AAAA records, --addn-hosts) and dnsmasq.conf (options, --srv-host,
+# --local-ttl), plus dnsmasq.pid, pgid, ip, port, serial. dnsmasq's log
+# (every query, --log-queries) and stderr: $FX_DIR/dnsmasq.log.
+#
+# What dnsmasq 2.90 answers (checked by t_fixture_dns.sh):
+#   - A, AAAA: always in the order given to dns_set_a / dns_set_aaaa
+#     (--no-round-robin; without it dnsmasq rotates them on every query).
+#   - SRV: --no-round-robin does not cover SRV: every UDP query rotates the
+#     SRV records of the name by one. The first UDP query after dns_start or
+#     a dns_reload that restarted dnsmasq gets them in the order dns_set_srv
+#     added them, the k-th query gets them rotated by k-1. Priority and
+#     weight are not used to order them (Sofia's sres_sort_answers sorts:
+#     priority ascending, then weight descending, then target, then port).
+#     dns_query asks over TCP, which dnsmasq answers in a forked child, so it
+#     never moves the rotation that UDP clients (sipuad) see.
+#   - A name without records: NXDOMAIN; a name with records of other types
+#     only (or names below it): NOERROR with no answer. Neither carries an
+#     SOA, so a resolver caches the negative answer for its own default
+#     (Sofia's sres: 600 s).
+#   - TTL of every record: dns_set_ttl (default $FX_DNS_TTL; 0 is dnsmasq's
+#     own default: do not cache).
+# Reload: SIGHUP makes dnsmasq re-read the hosts file (A/AAAA) only; SRV
+# records and the TTL are options, read at start. So dns_reload sends SIGHUP
+# when only A/AAAA records changed, and restarts dnsmasq (same address; the
+# port is closed for some milliseconds, a query then draws ICMP port
+# unreachable) when SRV records or the TTL changed. Either way it waits until
+# the marker record fx-serial.fixture.invalid (A 127.x.y.z, x.y.z = serial)
+# shows the new serial: then all the new records are served.
+#
+# Knobs: FX_DNS_IP (${FX_IP_PREFIX}53), FX_DNS_PORT (53; sres reads a
+# `port N` line of resolv.conf, dns_start writes one when this is not 53),
+# FX_DNS_DOMAIN (sipuad.test, a convention for test names: only the records
+# the test sets exist), FX_DNS_TTL (0), FX_DNS_START_TIMEOUT (5 s, also
+# bounds dns_reload), FX_DNS_QUERY_TIMEOUT (2 s, whole seconds, per
+# dns_query), FX_DNSMASQ (dnsmasq), FX_DIG (dig, from bind9-dnsutils).
+
+FX_DNS_IP=${FX_DNS_IP:-${FX_IP_PREFIX}53}
+FX_DNS_PORT=${FX_DNS_PORT:-53}
+FX_DNS_DOMAIN=${FX_DNS_DOMAIN:-sipuad.test}
+FX_DNS_TTL=${FX_DNS_TTL:-0}
+FX_DNS_START_TIMEOUT=${FX_DNS_START_TIMEOUT:-5}
+FX_DNS_QUERY_TIMEOUT=${FX_DNS_QUERY_TIMEOUT:-2}
+FX_DNSMASQ=${FX_DNSMASQ:-dnsmasq}
+FX_DIG=${FX_DIG:-dig}
+FX_DNS_MARKER=fx-serial.fixture.invalid
+
+fx__dns_dir() {
+	[[ -n $FX_DIR && -d $FX_DIR/.fx ]] || { echo "fx_init was not called" >&2; return 1; }
+	mkdir -p "$FX_DIR/dns" && touch "$FX_DIR/dns/records" && echo "$FX_DIR/dns"
+}
+
+# fx__dns_name NAME: prints NAME lower-cased without a final dot; fails on
+# anything that is not a plain DNS name (letters, digits, '-', '_', dots).
+fx__dns_name() {
+	local n=${1%.}
+	n=${n,,}
+	if [[ $n =~ ^[a-z0-9_]([a-z0-9_.-]*[a-z0-9_])?$ && $n != *..* ]]; then
+		echo "$n"
+	else
+		echo "dns: bad name '$1'" >&2
+		return 1
+	fi
+}
+
+fx__is_ipv4() {
+	local o IFS=.
+	[[ $1 =~ ^[0-9]{1,3}(\.[0-9]{1,3}){3}$ ]] || return 1
+	for o in $1; do ((10#$o <= 255)) || return 1; done
+}
+
+fx__is_ipv6() { [[ $1 == *:* && $1 =~ ^[0-9A-Fa-f:.]+$ ]]; }
+
+fx__is_u16() { [[ $1 =~ ^[0-9]{1,5}$ ]] && ((10#$1 <= 65535)); }
+
+# fx__dns_drop TYPES NAME [TARGET PORT]: removes from the record list the
+# records of NAME whose type matches the ERE alternation TYPES (and, given
+# TARGET PORT, only the SRV record with that target and port).
+fx__dns_drop() {
+	local d
+	d=$(fx__dns_dir) || return 1
+	awk -v t="^($1)\$" -v n="$2" -v tg="${3:-}" -v p="${4:-}" \
+		'!($1 ~ t && $2 == n && (tg == "" || ($3 == tg && $4 == p)))' \
+		"$d/records" >"$d/records.new" && mv -f "$d/records.new" "$d/records"
+}
+
+fx__dns_set_addr() {
+	local type=$1 fn=dns_set_${1,,} name ip d
+	(($# >= 3)) || { echo "usage: $fn NAME IP..." >&2; return 1; }
+	name=$(fx__dns_name "$2") || return 1
+	shift 2
+	for ip in "$@"; do
+		if [[ $type == A ]] && ! fx__is_ipv4 "$ip"; then
+			echo "$fn $name: '$ip' is not an IPv4 address" >&2
+			return 1
+		fi
+		if [[ $type == AAAA ]] && ! fx__is_ipv6 "$ip"; then
+			echo "$fn $name: '$ip' is not an IPv6 address" >&2
+			return 1
+		fi
+	done
+	d=$(fx__dns_dir) || return 1
+	fx__dns_drop "$type|NX" "$name" || return 1
+	for ip in "$@"; do echo "$type $name $ip"; done >>"$d/records"
+}
+
+# dns_set_a NAME IP...: NAME gets exactly these A records (replacing its
+# earlier ones), answered in this order. Applied by dns_start/dns_reload.
+dns_set_a() { fx__dns_set_addr A "$@"; }
+
+# dns_set_aaaa NAME IP6...: like dns_set_a for AAAA records.
+dns_set_aaaa() { fx__dns_set_addr AAAA "$@"; }
+
+# dns_set_srv NAME TARGET PORT PRIORITY WEIGHT: adds an SRV record to NAME
+# (e.g. _sip._udp.sipuad.test); one with the same TARGET and PORT is
+# replaced. The target's addresses are separate records (dns_set_a).
+# Applied by dns_start/dns_reload (which then restarts dnsmasq).
+dns_set_srv() {
+	local name target v
+	(($# == 5)) || { echo "usage: dns_set_srv NAME TARGET PORT PRIORITY WEIGHT" >&2; return 1; }
+	name=$(fx__dns_name "$1") || return 1
+	target=$(fx__dns_name "$2") || return 1
+	for v in "$3" "$4" "$5"; do
+		fx__is_u16 "$v" || { echo "dns_set_srv $name: '$v' is not a number 0-65535" >&2; return 1; }
+	done
+	fx__dns_drop SRV "$name" "$target" "$((10#$3))" || return 1
+	fx__dns_drop "NX" "$name" || return 1
+	echo "SRV $name $target $((10#$3)) $((10#$4)) $((10#$5))" >>"$FX_DIR/dns/records"
+}
+
+# dns_clear NAME [A|AAAA|SRV]: removes NAME's records (of that type only,
+# given TYPE). A name left with no record answers NXDOMAIN. Applied by
+# dns_reload.
+dns_clear() {
+	local name types="A|AAAA|SRV|NX"
+	name=$(fx__dns_name "$1") || return 1
+	if (($# > 1)); then
+		[[ ${2^^} =~ ^(A|AAAA|SRV)$ ]] || { echo "dns_clear $name: type must be A, AAAA or SRV, not '$2'" >&2; return 1; }
+		types=${2^^}
+	fi
+	fx__dns_drop "$types" "$name"
+}
+
+# dns_set_nxdomain NAME: removes all of NAME's records, and dns_reload then
+# also checks that NAME answers NXDOMAIN (until a dns_set_* gives it records
+# again). A name that was never set answers NXDOMAIN anyway.
+dns_set_nxdomain() {
+	local name
+	name=$(fx__dns_name "$1") || return 1
+	fx__dns_drop "A|AAAA|SRV|NX" "$name" || return 1
+	echo "NX $name" >>"$FX_DIR/dns/records"
+}
+
+# dns_set_ttl SECONDS: the TTL of every record dnsmasq serves (--local-ttl;
+# default $FX_DNS_TTL). Applied by dns_start/dns_reload (a restart).
+dns_set_ttl() {
+	local d
+	[[ ${1:-} =~ ^[0-9]{1,9}$ ]] || { echo "usage: dns_set_ttl SECONDS (0-999999999)" >&2; return 1; }
+	d=$(fx__dns_dir) || return 1
+	echo "$((10#$1))" >"$d/ttl"
+}
+
+# dns_records: prints the fixture's record list (what dns_reload would
+# serve): "A NAME IP", "AAAA NAME IP6", "SRV NAME TARGET PORT PRIO WEIGHT",
+# "NX NAME", in the order given.
+dns_records() {
+	local d
+	d=$(fx__dns_dir) || return 1
+	cat "$d/records"
+}
+
+# dns_ip / dns_port: the address dnsmasq listens on (after dns_start).
+dns_ip() { cat "$FX_DIR/dns/ip" 2>/dev/null || { echo "dns: not started" >&2; return 1; }; }
+dns_port() { cat "$FX_DIR/dns/port" 2>/dev/null || { echo "dns: not started" >&2; return 1; }; }
+
+# dns_resolv_conf: prints the path of the resolv.conf written by dns_start.
+dns_resolv_conf() { echo "$FX_DIR/resolv.conf"; }
+
+# dns_log: prints the path of dnsmasq's log (one line per query and answer).
+dns_log() { echo "$FX_DIR/dnsmasq.log"; }
+
+# dns_running: succeeds if dnsmasq's process group is alive (paused or not).
+dns_running() {
+	[[ -n $FX_DIR && -s $FX_DIR/dns/pgid ]] && fx_group_alive "$(cat "$FX_DIR/dns/pgid")"
+}
+
+# fx__dns_dig PROTO TIMEOUT_S DIG_ARGS...: dig against the fixture's server
+# over udp or tcp, one try of TIMEOUT_S, under an outer timeout guard.
+fx__dns_dig() {
+	local proto=$1 t=$2 ip port tcp=+notcp
+	shift 2
+	ip=$(dns_ip) || return 1
+	port=$(dns_port) || return 1
+	[[ $proto == tcp ]] && tcp=+tcp
+	timeout -k 1 $((t + 3)) "$FX_DIG" -r "@$ip" -p "$port" "$tcp" +time="$t" +tries=1 "$@"
+}
+
+# dns_query NAME [TYPE] [tcp|udp]: asks the fixture's server (TYPE defaults
+# to A; over tcp unless told, see SRV above) and prints the answers one a
+# line as dig +short does, names without the final dot: "127.0.0.2",
+# "10 50 5060 proxy.sipuad.test" (SRV: priority weight port target).
+# NXDOMAIN and NODATA print nothing and succeed (dns_rcode tells them
+# apart). Fails, after at most $FX_DNS_QUERY_TIMEOUT s, when no answer came.
+dns_query() {
+	local name=${1%.} type=${2:-A} proto=${3:-tcp} out rc=0
+	[[ -n $name ]] || { echo "usage: dns_query NAME [TYPE] [tcp|udp]" >&2; return 1; }
+	out=$(fx__dns_dig "$proto" "$FX_DNS_QUERY_TIMEOUT" +short "$name" "$type" 2>&1) || rc=$?
+	if ((rc != 0)) || grep -q '^;' <<<"$out"; then
+		echo "dns_query $name $type ($proto): no answer (dig exit $rc): $(grep '^;' <<<"$out" | head -n 2 | tr '\n' ' ')" >&2
+		return 1
+	fi
+	[[ -z $out ]] || awk '{ sub(/\.$/, ""); print }' <<<"$out"
+}
+
+# dns_rcode NAME [TYPE] [tcp|udp]: prints the response code of the answer:
+# NOERROR, NXDOMAIN, REFUSED, SERVFAIL, ...; fails when no answer came.
+dns_rcode() {
+	local name=${1%.} type=${2:-A} proto=${3:-tcp} out rc=0 st
+	out=$(fx__dns_dig "$proto" "$FX_DNS_QUERY_TIMEOUT" +noall +comments "$name" "$type" 2>&1) || rc=$?
+	st=$(sed -n 's/.*status: \([A-Z]*\).*/\1/p' <<<"$out" | head -n 1)
+	if ((rc != 0)) || [[ -z $st ]]; then
+		echo "dns_rcode $name $type ($proto): no answer (dig exit $rc): $(grep '^;;.*\(error\|timed out\|refused\)' <<<"$out" | head -n 2 | tr '\n' ' ')" >&2
+		return 1
+	fi
+	echo "$st"
+}
+
+fx__dns_serial_ip() { echo "127.$((($1 >> 16) & 255)).$((($1 >> 8) & 255)).$(($1 & 255))"; }
+
+# fx__dns_render DIR SERIAL: writes DIR/hosts.new and DIR/dnsmasq.conf.new
+# from the record list. The SRV lines go in reverse: dnsmasq answers them
+# last-read first.
+fx__dns_render() {
+	local d=$1 serial=$2 ip port ttl=$FX_DNS_TTL
+	ip=$(cat "$d/ip") && port=$(cat "$d/port") || return 1
+	[[ -s $d/ttl ]] && ttl=$(cat "$d/ttl")
+	{
+		echo "# generated by lib.sh (dns_start/dns_reload), serial $serial"
+		echo "$(fx__dns_serial_ip "$serial") $FX_DNS_MARKER"
+		awk '$1 == "A" || $1 == "AAAA" { print $3, $2 }' "$d/records"
+	} >"$d/hosts.new" || return 1
+	{
+		cat <<EOC
+# generated by lib.sh (dns_start/dns_reload); set records with dns_set_*
+listen-address=$ip
+port=$port
+bind-interfaces
+no-resolv
+no-hosts
+no-poll
+local=/#/
+no-round-robin
+user=root
+group=root
+pid-file=$d/dnsmasq.pid
+log-facility=$FX_DIR/dnsmasq.log
+log-queries
+local-ttl=$ttl
+addn-hosts=$d/hosts
+EOC
+		awk '$1 == "SRV" { l[n++] = sprintf("srv-host=%s,%s,%s,%s,%s", $2, $3, $4, $5, $6) }
+			END { while (n > 0) print l[--n] }' "$d/records"
+	} >"$d/dnsmasq.conf.new"
+}
+
+fx__dns_next_serial() {
+	local n=0
+	[[ -s $1/serial ]] && n=$(cat "$1/serial")
+	n=$((n + 1))
+	echo "$n" >"$1/serial"
+	echo "$n"
+}
+
+# fx__dns_serves DIR SERIAL: succeeds when dnsmasq answers the marker with
+# SERIAL over udp and listens on tcp.
+fx__dns_serves() {
+	local want got
+	want=$(fx__dns_serial_ip "$2")
+	got=$(fx__dns_dig udp 1 +short "$FX_DNS_MARKER" A 2>&1) || { echo "$got" >&2; return 1; }
+	[[ $got == "$want" ]] || { echo "marker answers '$got', want '$want'" >&2; return 1; }
+	fx_tcp_listening "$(cat "$1/ip")" "$(cat "$1/port")" || { echo "no tcp listener" >&2; return 1; }
+}
+
+fx__dns_serves_or_dead() {
+	fx__dns_serves "$1" "$2" || ! fx_group_alive "$(cat "$1/pgid")"
+}
+
+# fx__dns_launch DIR: renders the config and starts dnsmasq; waits (bounded)
+# until it serves it.
+fx__dns_launch() {
+	local d=$1 serial pid jc=0 ppid
+	serial=$(fx__dns_next_serial "$d")
+	fx__dns_render "$d" "$serial" || return 1
+	mv -f "$d/hosts.new" "$d/hosts" && mv -f "$d/dnsmasq.conf.new" "$d/dnsmasq.conf" || return 1
+	rm -f "$d/dnsmasq.pid" "$d/pgid" "$d/paused"
+	echo "===== dns_start $(cat "$d/ip"):$(cat "$d/port") serial $serial at $(date '+%T.%N') =====" >>"$FX_DIR/dnsmasq.log"
+	# As in kam_start: without job control setsid need not fork, so $! is
+	# dnsmasq itself, leading its own group (with its tcp children).
+	# --keep-in-foreground, not --no-daemon: that one writes no pid file and
+	# answers tcp in the main process.
+	[[ $- == *m* ]] && { jc=1; set +m; }
+	setsid "$FX_DNSMASQ" --keep-in-foreground --conf-file="$d/dnsmasq.conf" \
+		</dev/null >>"$FX_DIR/dnsmasq.log" 2>&1 &
+	pid=$!
+	((jc)) && set -m
+	disown "$pid" 2>/dev/null || true
+	echo "$pid" >"$d/pgid"
+	fx_track_group "$pid"
+	if wait_for "$FX_DNS_START_TIMEOUT" "dnsmasq on $(cat "$d/ip"):$(cat "$d/port") to serve serial $serial" \
+		fx__dns_serves_or_dead "$d" "$serial" && fx_group_alive "$pid"; then
+		ppid=$(cat "$d/dnsmasq.pid" 2>/dev/null)
+		[[ $ppid == "$pid" ]] || echo "dns_start: warning: pid file says '$ppid', process group is $pid" >&2
+		return 0
+	fi
+	if fx_group_alive "$pid"; then
+		echo "dns_start: dnsmasq not answering after ${FX_DNS_START_TIMEOUT}s" >&2
+	else
+		echo "dns_start: dnsmasq exited during start-up" >&2
+	fi
+	fx_stop_group "$pid" 2 >/dev/null 2>&1
+	fx_untrack "$pid"
+	rm -f "$d/pgid"
+	echo "----- tail of $FX_DIR/dnsmasq.log -----" >&2
+	tail -n 20 "$FX_DIR/dnsmasq.log" >&2
+	return 1
+}
+
+# fx__dns_port_busy IP PORT: prints (and succeeds) what binds IP:PORT or the
+# wildcard address on PORT, udp or tcp.
+fx__dns_port_busy() {
+	local out
+	out=$( {
+		ss -Hlnpu "sport = :$2"
+		ss -Hlnpt "sport = :$2"
+	} 2>/dev/null | awk -v a="$1:$2" -v p=":$2" '$4 == a || $4 == "0.0.0.0" p || $4 == "*" p || $4 == "[::]" p')
+	[[ -n $out ]] && echo "$out"
+}
+
+# dns_start [IP]: starts dnsmasq on IP (default $FX_DNS_IP) port $FX_DNS_PORT
+# serving the records set so far, in its own process group (tracked: fx_cleanup
+# stops it). Waits (bounded, $FX_DNS_START_TIMEOUT s) until it answers, then
+# writes $FX_DIR/resolv.conf ("nameserver IP"; plus "port N" if the port is
+# not 53). Refuses an address outside 127/8 or one something already uses.
+# After dns_stop, dns_start starts it again with the current records.
+dns_start() {
+	local ip=${1:-$FX_DNS_IP} port=$FX_DNS_PORT d c busy
+	d=$(fx__dns_dir) || return 1
+	for c in "$FX_DNSMASQ" "$FX_DIG" ss setsid timeout; do
+		command -v "$c" >/dev/null 2>&1 ||
+			{ echo "dns_start: '$c' not found (Debian: dnsmasq-base, bind9-dnsutils; scripts/deps.sh)" >&2; return 1; }
+	done
+	if ! fx__is_ipv4 "$ip" || [[ $ip != 127.* ]]; then
+		echo "dns_start: '$ip' is not a loopback IPv4 address" >&2
+		return 1
+	fi
+	if ! fx__is_u16 "$port" || ((10#$port == 0)); then
+		echo "dns_start: bad FX_DNS_PORT '$port'" >&2
+		return 1
+	fi
+	[[ $FX_DNS_QUERY_TIMEOUT =~ ^[1-9][0-9]*$ ]] ||
+		{ echo "dns_start: FX_DNS_QUERY_TIMEOUT must be whole seconds >= 1, not '$FX_DNS_QUERY_TIMEOUT'" >&2; return 1; }
+	if dns_running; then
+		echo "dns_start: already running (process group $(cat "$d/pgid"))" >&2
+		return 1
+	fi
+	if busy=$(fx__dns_port_busy "$ip" "$port"); then
+		echo "dns_start: $ip:$port is already in use (FX_DNS_IP=127.0.0.x picks another address):" >&2
+		echo "$busy" >&2
+		return 1
+	fi
+	echo "$ip" >"$d/ip"
+	echo "$((10#$port))" >"$d/port"
+	fx__dns_launch "$d" || return 1
+	{
+		echo "nameserver $ip"
+		((10#$port == 53)) || echo "port $((10#$port))"
+	} >"$FX_DIR/resolv.conf"
+}
+
+# fx__dns_check_nx DIR: every dns_set_nxdomain name answers NXDOMAIN.
+fx__dns_check_nx() {
+	local n rc bad=0
+	while read -r n; do
+		rc=$(dns_rcode "$n" A) || return 1
+		if [[ $rc != NXDOMAIN ]]; then
+			echo "dns_reload: $n answers $rc, not NXDOMAIN (records below it?)" >&2
+			bad=1
+		fi
+	done < <(awk '$1 == "NX" { print $2 }' "$1/records")
+	return "$bad"
+}
+
+# dns_reload: makes the running dnsmasq serve the current record list:
+# SIGHUP (it re-reads the hosts file) when only A/AAAA records changed, a
+# restart (dns_stop + start, same address) when SRV records or the TTL
+# changed. Waits (bounded, $FX_DNS_START_TIMEOUT s) until the new serial is
+# served, then checks the dns_set_nxdomain names. Refuses while paused.
+dns_reload() {
+	local d serial pgid
+	d=$(fx__dns_dir) || return 1
+	dns_running || { echo "dns_reload: dnsmasq is not running (dns_start first)" >&2; return 1; }
+	[[ -e $d/paused ]] && { echo "dns_reload: dnsmasq is paused (dns_resume first)" >&2; return 1; }
+	pgid=$(cat "$d/pgid")
+	serial=$(fx__dns_next_serial "$d")
+	fx__dns_render "$d" "$serial" || return 1
+	if cmp -s "$d/dnsmasq.conf.new" "$d/dnsmasq.conf"; then
+		rm -f "$d/dnsmasq.conf.new"
+		mv -f "$d/hosts.new" "$d/hosts" || return 1
+		echo "===== dns_reload: SIGHUP, serial $serial at $(date '+%T.%N') =====" >>"$FX_DIR/dnsmasq.log"
+		kill -HUP "$pgid" || return 1
+		wait_for "$FX_DNS_START_TIMEOUT" "dnsmasq to re-read its hosts file (serial $serial)" \
+			fx__dns_serves "$d" "$serial" || return 1
+	else
+		rm -f "$d/dnsmasq.conf.new" "$d/hosts.new"
+		echo "===== dns_reload: SRV records or TTL changed: restart =====" >>"$FX_DIR/dnsmasq.log"
+		dns_stop || return 1
+		fx__dns_launch "$d" || return 1
+	fi
+	fx__dns_check_nx "$d"
+}
+
+# dns_stop: stops dnsmasq (SIGTERM + SIGCONT to its group, up to 5 s, then
+# SIGKILL) and waits (bounded, 2 s) until its udp and tcp ports are closed.
+# The records and resolv.conf stay; dns_start starts it again.
+dns_stop() {
+	local d pgid ip port rc=0
+	d=$(fx__dns_dir) || return 1
+	[[ -s $d/pgid ]] || return 0
+	pgid=$(cat "$d/pgid")
+	fx_stop_group "$pgid" 5 || rc=1
+	fx_untrack "$pgid"
+	rm -f "$d/pgid" "$d/paused"
+	ip=$(cat "$d/ip") port=$(cat "$d/port")
+	wait_for 2 "udp $ip:$port to close" fx__udp_closed "$ip" "$port" || rc=1
+	wait_for 2 "tcp $ip:$port to close" fx__tcp_closed "$ip" "$port" || rc=1
+	return "$rc"
+}
+
+fx__tcp_closed() { ! fx_tcp_listening "$1" "$2"; }
+
+# dns_pause: SIGSTOP to dnsmasq's group: its sockets stay open but nothing
+# answers (a silent nameserver: queries time out, no ICMP). Queries that
+# arrive meanwhile wait in the socket and are answered on dns_resume.
+dns_pause() {
+	local d
+	d=$(fx__dns_dir) || return 1
+	dns_running || { echo "dns_pause: dnsmasq is not running" >&2; return 1; }
+	kill -STOP -- "-$(cat "$d/pgid")" || return 1
+	touch "$d/paused"
+}
+
+# dns_resume: SIGCONT to a paused dnsmasq; waits (bounded, $FX_DNS_START_TIMEOUT
+# s) until it answers again.
+dns_resume() {
+	local d
+	d=$(fx__dns_dir) || return 1
+	dns_running || { echo "dns_resume: dnsmasq is not running" >&2; return 1; }
+	kill -CONT -- "-$(cat "$d/pgid")" || return 1
+	rm -f "$d/paused"
+	wait_for "$FX_DNS_START_TIMEOUT" "dnsmasq to answer after SIGCONT" \
+		fx__dns_serves "$d" "$(cat "$d/serial")"
+}
