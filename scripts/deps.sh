@@ -4,9 +4,10 @@
 set -eu
 
 BUILD="gcc make pkg-config libsofia-sip-ua-dev libevent-dev libconfig-dev libsqlite3-dev libjson-c-dev"
-# Test peers and tools: Kamailio registrars, sipp (sip-tester), a DNS server,
-# jq for JSON in shell tests, iproute2 for ss, procps for ps.
-TEST="kamailio sip-tester dnsmasq-base jq iproute2 procps sqlite3 python3 util-linux clang libclang-rt-14-dev"
+# Test peers and tools: Kamailio registrars, sipp (sip-tester), a DNS server
+# (dnsmasq-base) and dig (bind9-dnsutils), jq for JSON in shell tests,
+# iproute2 for ss, procps for ps.
+TEST="kamailio sip-tester dnsmasq-base bind9-dnsutils jq iproute2 procps sqlite3 python3 util-linux clang libclang-rt-14-dev"
 
 missing=""
 for p in $BUILD $TEST; do

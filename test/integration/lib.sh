@@ -873,9 +873,10 @@ kam_force_int() { kam_force "$@"; } # the name earlier tests use
 # A test DNS server: dnsmasq (from dnsmasq-base) in the foreground, answering
 # only from the records the test sets and NXDOMAIN for every other name
 # (--local=/#/ --no-resolv: it never forwards anything), udp and tcp on
-# $FX_DNS_IP:$FX_DNS_PORT. Sofia's resolver asks port 53 unless its
-# resolv.conf has a `port N` line (ARCHITECTURE.md "DNS"), hence a loopback
-# address of its own: 127.0.0.53 (${FX_IP_PREFIX}53; FX_DNS_IP moves it).
+# $FX_DNS_IP:$FX_DNS_PORT. Sofia's resolver asks port 53 (ARCHITECTURE.md
+# "DNS"), hence a loopback address of its own: 127.0.0.53
+# (${FX_IP_PREFIX}53; FX_DNS_IP moves it). dns_start refuses an address
+# whose port something else already binds.
 #
 #   dns_set_a proxy.$FX_DNS_DOMAIN 127.0.0.2 127.0.0.3
 #   dns_set_srv _sip._udp.$FX_DNS_DOMAIN proxy.$FX_DNS_DOMAIN 5060 10 50
@@ -900,13 +901,16 @@ kam_force_int() { kam_force "$@"; } # the name earlier tests use
 #     weight are not used to order them (Sofia's sres_sort_answers sorts:
 #     priority ascending, then weight descending, then target, then port).
 #     dns_query asks over TCP, which dnsmasq answers in a forked child, so it
-#     never moves the rotation that UDP clients (sipuad) see.
+#     never moves the rotation that UDP clients (sipuad) see. A SIGHUP
+#     reload keeps the rotation. An SRV answer carries the targets' A/AAAA
+#     records in its additional section (Sofia's sres caches those too).
 #   - A name without records: NXDOMAIN; a name with records of other types
 #     only (or names below it): NOERROR with no answer. Neither carries an
 #     SOA, so a resolver caches the negative answer for its own default
 #     (Sofia's sres: 600 s).
 #   - TTL of every record: dns_set_ttl (default $FX_DNS_TTL; 0 is dnsmasq's
 #     own default: do not cache).
+#   - Each A/AAAA record also gives a PTR record for its address.
 # Reload: SIGHUP makes dnsmasq re-read the hosts file (A/AAAA) only; SRV
 # records and the TTL are options, read at start. So dns_reload sends SIGHUP
 # when only A/AAAA records changed, and restarts dnsmasq (same address; the
@@ -915,8 +919,9 @@ kam_force_int() { kam_force "$@"; } # the name earlier tests use
 # the marker record fx-serial.fixture.invalid (A 127.x.y.z, x.y.z = serial)
 # shows the new serial: then all the new records are served.
 #
-# Knobs: FX_DNS_IP (${FX_IP_PREFIX}53), FX_DNS_PORT (53; sres reads a
-# `port N` line of resolv.conf, dns_start writes one when this is not 53),
+# Knobs: FX_DNS_IP (${FX_IP_PREFIX}53), FX_DNS_PORT (53; Sofia's sres does
+# read a `port N` line of resolv.conf, which dns_start writes when this is
+# not 53),
 # FX_DNS_DOMAIN (sipuad.test, a convention for test names: only the records
 # the test sets exist), FX_DNS_TTL (0), FX_DNS_START_TIMEOUT (5 s, also
 # bounds dns_reload), FX_DNS_QUERY_TIMEOUT (2 s, whole seconds, per
@@ -1229,6 +1234,7 @@ fx__dns_port_busy() {
 # writes $FX_DIR/resolv.conf ("nameserver IP"; plus "port N" if the port is
 # not 53). Refuses an address outside 127/8 or one something already uses.
 # After dns_stop, dns_start starts it again with the current records.
+# shellcheck disable=SC2120
 dns_start() {
 	local ip=${1:-$FX_DNS_IP} port=$FX_DNS_PORT d c busy
 	d=$(fx__dns_dir) || return 1
