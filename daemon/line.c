@@ -145,6 +145,14 @@ static int resolve(const struct line *l, int i, char *ip, size_t size, int *port
 static void outcome_cb(void *ctx, const struct sip_outcome *o);
 static void feed(struct line *l, const struct agent_event *ev);
 
+/* The line's binding now goes to IP:PORT: status, and the agent's words. */
+static void use_address(struct line *l, const char *ip, int port)
+{
+	sip_format_target(l->address, sizeof l->address, ip, port);
+	snprintf(l->ag.target, sizeof l->ag.target, "%s", l->address);
+	l->port = port;
+}
+
 static struct sip_reg *new_binding(struct line *l, int server)
 {
 	struct sip_account a = {
@@ -180,7 +188,7 @@ static void release(struct line *l, struct sip_reg *r)
 static void send_register(struct line *l, struct sip_reg *r, int i, bool probe)
 {
 	const struct conf_server *sv = &l->cl->servers[i];
-	char ip[64], target[64];
+	char ip[64];
 	int port;
 	if (resolve(l, i, ip, sizeof ip, &port) != 0) {
 		struct agent_event ev = {
@@ -190,12 +198,8 @@ static void send_register(struct line *l, struct sip_reg *r, int i, bool probe)
 		feed(l, &ev);
 		return;
 	}
-	sip_format_target(target, sizeof target, ip, port);
-	if (!probe) {
-		snprintf(l->address, sizeof l->address, "%s", target);
-		snprintf(l->ag.target, sizeof l->ag.target, "%s", target);
-		l->port = port;
-	}
+	if (!probe)
+		use_address(l, ip, port);
 	/* Ask at once for what this registrar insisted on before (423's
 	 * Min-Expires, remembered across restarts) rather than draw the 423
 	 * again. */
@@ -263,11 +267,8 @@ static void execute(struct line *l, const struct agent_action *x)
 			release(l, was);
 		char ip[64];
 		int port;
-		if (resolve(l, 0, ip, sizeof ip, &port) == 0) {
-			sip_format_target(l->address, sizeof l->address, ip, port);
-			snprintf(l->ag.target, sizeof l->ag.target, "%s", l->address);
-			l->port = port;
-		}
+		if (resolve(l, 0, ip, sizeof ip, &port) == 0)
+			use_address(l, ip, port);
 		return;
 	}
 	case AA_PUBLISH:

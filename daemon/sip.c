@@ -53,7 +53,6 @@ struct sip_reg {
 	bool spent;             /* REGISTER failed: nua's request is left half-done */
 	bool leg_started;       /* the handle has sent its first REGISTER */
 	char call_id[128];
-	enum sip_op op;
 };
 
 static const char *const result_names[SIP_RES_MAX] = {
@@ -181,7 +180,6 @@ static void reg_response(struct sip_reg *r, enum sip_op op, int status,
 {
 	if (status < 200)
 		return; /* 100 Re-Negotiating Expiration: nua handles 423 itself */
-	r->op = op;
 	bool local = !sip || nta_sip_is_internal(sip);
 	enum sip_result res = sip_classify(status, local);
 	if (res == SIP_RES_AUTH) {
@@ -263,6 +261,12 @@ static void nua_cb(nua_event_t event, int status, char const *phrase,
 static const char *tp_param(enum conf_transport tp)
 {
 	return tp == CONF_TP_TCP ? "tcp" : tp == CONF_TP_TLS ? "tls" : "udp";
+}
+
+/* The numeric next hop nta is pinned to: "sip:IP:PORT;transport=T". */
+static void pin_url(char *buf, size_t size, const char *target, enum conf_transport tp)
+{
+	snprintf(buf, size, "sip:%s;transport=%s", target, tp_param(tp));
 }
 
 int sip_init(struct sip **out, struct loop *loop, const struct conf *c)
@@ -471,11 +475,10 @@ int sip_reg_register(struct sip_reg *r, const char *ip, int port,
 	/* ARCHITECTURE "We choose the destination": nta gets a numeric next hop
 	 * and so does no DNS and no failover of its own; the Request-URI keeps
 	 * the domain. */
-	snprintf(r->proxy, sizeof r->proxy, "sip:%s;transport=%s", r->target, tp_param(tp));
+	pin_url(r->proxy, sizeof r->proxy, r->target, tp);
 	reg_strings(r, registrar, sizeof registrar, params, sizeof params);
 	snprintf(exp, sizeof exp, "%d", expires);
 	r->expires = expires;
-	r->op = SIP_OP_REGISTER;
 	r->challenges = 0;
 	if (renew_if_spent(r) != 0)
 		return -ENOMEM;
@@ -503,7 +506,6 @@ int sip_reg_unregister(struct sip_reg *r)
 	if (!r->proxy[0])
 		return -EINVAL;
 	reg_strings(r, registrar, sizeof registrar, params, sizeof params);
-	r->op = SIP_OP_UNREGISTER;
 	r->challenges = 0;
 	/* On a spent handle nua has no usage to end: a fresh one sends the
 	 * Expires: 0 for the same Contact all the same. */
@@ -520,7 +522,7 @@ int sip_reg_options(struct sip_reg *r, const char *ip, int port, enum conf_trans
 	char proxy[128], ruri[96];
 	if (ip) {
 		sip_format_target(r->ping_target, sizeof r->ping_target, ip, port);
-		snprintf(proxy, sizeof proxy, "sip:%s;transport=%s", r->ping_target, tp_param(tp));
+		pin_url(proxy, sizeof proxy, r->ping_target, tp);
 	} else {
 		if (!r->proxy[0])
 			return -EINVAL;
