@@ -22,7 +22,7 @@ wait_for 5 "line1 registered" sipuad_line_is line1 .state registered || fail "li
 cid=$(kam_contacts a 9401 | cut -f3)
 
 timeout 60 python3 - "$FX_LOCAL_IP" "$PORT" <<'EOF' || fail "malformed SIP checks failed"
-import os, random, socket, sys
+import os, random, socket, sys, time
 ip, port = sys.argv[1], int(sys.argv[2])
 random.seed(1)
 
@@ -69,19 +69,30 @@ for chunk in (bad[:60], bad[60:120]):
     t.close()
 
 def ask(method, branch):
-    u.settimeout(3)
-    u.sendto(msg(method + b" sip:9401@" + ip.encode() + b":" + str(port).encode() + b" SIP/2.0",
-                 [b"Via: SIP/2.0/UDP %s:%d;branch=z9hG4bK%s" % (ip.encode(), u.getsockname()[1], branch)]
-                 + good_headers(method, branch)[1:]), (ip, port))
-    while True:
-        data, _ = u.recvfrom(65536)
-        if branch in data:  # skip late answers to the garbage
-            return data.split(b"\r\n", 1)[0]
+    # Like any SIP client over UDP (RFC 3261 17.1.2.2): retransmit on the
+    # T1-doubling schedule until answered. The flood above can overflow the
+    # daemon's socket buffer (the kernel drops datagrams, not the daemon).
+    req = msg(method + b" sip:9401@" + ip.encode() + b":" + str(port).encode() + b" SIP/2.0",
+              [b"Via: SIP/2.0/UDP %s:%d;branch=z9hG4bK%s" % (ip.encode(), u.getsockname()[1], branch)]
+              + good_headers(method, branch)[1:])
+    interval, deadline = 0.5, time.time() + 20
+    while time.time() < deadline:
+        u.sendto(req, (ip, port))
+        u.settimeout(interval)
+        try:
+            while True:
+                data, _ = u.recvfrom(65536)
+                if branch in data:  # skip late answers to the garbage
+                    return data.split(b"\r\n", 1)[0]
+        except socket.timeout:
+            interval = min(interval * 2, 4.0)
+    raise TimeoutError("no answer to %r within 20 s" % method)
 
 r = ask(b"OPTIONS", b"alive1")
 print("OPTIONS after the garbage:", r)
 assert r.startswith(b"SIP/2.0 200"), r
 r = ask(b"INVITE", b"call1")
+u.settimeout(10)
 while r.startswith(b"SIP/2.0 1"):  # 100 Trying first
     data, _ = u.recvfrom(65536)
     r = data.split(b"\r\n", 1)[0]
