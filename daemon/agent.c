@@ -25,6 +25,9 @@ static const char *const pub_names[AP_MAX] = {
 	[AP_FAILOVER] = "failover",
 	[AP_FAILBACK] = "failback",
 	[AP_ERROR] = "error",
+	[AP_ADDRESS] = "address",
+	[AP_PROXY] = "proxy",
+	[AP_DNS] = "dns",
 };
 
 const char *agent_state_name(enum agent_state s)
@@ -141,28 +144,71 @@ static void drop_probe(struct agent *a, struct agent_actions *out)
 	a->failback_pending = false;
 }
 
-/* REGISTER to server I; a new server gets a new binding (contact ;srv=I). */
-static void start_register(struct agent *a, int i, int64_t now, bool release_old,
-			   struct agent_actions *out)
+/* REGISTER through the address in use; LEFT addresses follow it. */
+static void send_register(struct agent *a, int left, int64_t now, struct agent_actions *out)
 {
-	bool fresh = i != a->server;
 	struct agent_action *x = act(out, AA_REGISTER);
-	x->server = i;
-	x->fresh = fresh;
-	x->release_old = fresh && release_old && a->bound;
-	if (fresh) {
-		a->bound = false;
-		drop_probe(a, out);
-	}
-	a->server = i;
+	x->server = a->server;
 	a->state = AG_REGISTERING;
 	a->reg_busy = true;
+	/* SPEC C: retry_count transmissions, except through the last address
+	 * of the last server, which gets RFC 3261's full 64*T1 (nta's own
+	 * timeout ends it). */
+	if (!is_last(a, a->server) || left > 0)
+		a->deadline[AT_BUDGET] = now + agent_budget_ms(&a->cfg);
+}
+
+/* Register at server I. FROM_FIRST: a new attempt, which begins at the
+ * first address of I's next hop (resolving it first: SPEC B); else the
+ * same address again (affinity: a heartbeat miss, SPEC A.4's second try).
+ * A new server gets a new binding (contact ;srv=I); RELEASE_OLD
+ * un-REGISTERs the old one on the way. */
+static void start_register(struct agent *a, int i, int64_t now, bool release_old, bool from_first,
+			   struct agent_actions *out)
+{
+	if (i != a->server) {
+		struct agent_action *x = act(out, AA_ABANDON);
+		x->release_old = release_old && a->bound;
+		a->bound = false;
+		drop_probe(a, out);
+		from_first = true;
+	}
+	a->server = i;
 	a->deadline[AT_RETRY] = 0;
 	disarm_session(a);
-	/* SPEC C: retry_count transmissions, except on the last server, which
-	 * gets RFC 3261's full 64*T1 (nta's own timeout ends it). */
-	if (!is_last(a, i))
-		a->deadline[AT_BUDGET] = now + agent_budget_ms(&a->cfg);
+	if (from_first) {
+		struct agent_action *x = act(out, AA_RESOLVE);
+		x->server = i;
+		a->state = AG_RESOLVING;
+		a->reg_busy = false;
+		return;
+	}
+	send_register(a, a->addr_left, now, out);
+}
+
+/* SPEC B.4: the server failed through one of its addresses and the next hop
+ * has more: the same server through the next one. */
+static bool next_address(struct agent *a, int64_t now, const char *reason, struct agent_actions *out)
+{
+	if (a->stopping)
+		return false;
+	if (a->addr_left <= 0) {
+		/* The last address failed too: the list is used up; the next
+		 * attempt resolves the name again (B.4). Not after a failed
+		 * lookup: no address was used. */
+		if (a->state != AG_RESOLVING)
+			act(out, AA_NEXT_ADDRESS);
+		return false;
+	}
+	a->reg_busy = a->unreg_busy = false;
+	a->reverify = a->unreg_4xx = a->again_4xx = false;
+	a->bound = false;
+	disarm_session(a);
+	act(out, AA_ABANDON);
+	act(out, AA_NEXT_ADDRESS);
+	publish(out, AP_ADDRESS, a->server, a->server, "%s", reason);
+	send_register(a, --a->addr_left, now, out);
+	return true;
 }
 
 /* The first server at or after FROM that is not held down by Retry-After;
@@ -188,6 +234,8 @@ static void wait_then_register(struct agent *a, int i, int64_t when)
 static void server_failed(struct agent *a, int64_t now, const char *reason, struct agent_actions *out)
 {
 	int cur = a->server, n = a->cfg.n_servers;
+	if (next_address(a, now, reason, out))
+		return;
 	a->reg_busy = a->unreg_busy = false;
 	a->reverify = a->unreg_4xx = a->again_4xx = false;
 	a->bound = false;
@@ -207,7 +255,7 @@ static void server_failed(struct agent *a, int64_t now, const char *reason, stru
 		if (next >= 0) {
 			a->failovers++;
 			publish(out, AP_FAILOVER, cur, next, "%s", reason);
-			start_register(a, next, now, false, out);
+			start_register(a, next, now, false, true, out);
 			return;
 		}
 	}
@@ -218,7 +266,7 @@ static void server_failed(struct agent *a, int64_t now, const char *reason, stru
 		a->failed_cycles++;
 		a->failovers++;
 		publish(out, AP_FAILOVER, cur, 0, "%s", reason);
-		start_register(a, 0, now, false, out);
+		start_register(a, 0, now, false, true, out);
 		return;
 	}
 	/* SPEC C: all servers unavailable: the failure is reported; SPEC A.2
@@ -317,7 +365,7 @@ static void on_unreg(struct agent *a, const struct agent_event *ev, int64_t now,
 	a->unreg_4xx = false;
 	if (ev->result == SIP_RES_OK) {
 		a->bound = false;
-		start_register(a, a->server, now, false, out);
+		start_register(a, a->server, now, false, false, out);
 		a->again_4xx = true; /* a second 4xx now is the server's failure */
 		return;
 	}
@@ -333,7 +381,7 @@ static void reverify(struct agent *a, int64_t now, const char *why, struct agent
 	set_error(a, now, 0, why);
 	if (a->state != AG_REGISTERED)
 		return;
-	start_register(a, a->server, now, false, out);
+	start_register(a, a->server, now, false, false, out);
 	a->reverify = true;
 }
 
@@ -407,7 +455,7 @@ static void on_timer(struct agent *a, enum agent_timer t, int64_t now, struct ag
 			publish(out, AP_FAILOVER, a->server, a->retry_server,
 				a->retry_server == 0 ? "return to the primary (timer 1)" : "retry");
 		}
-		start_register(a, a->retry_server, now, false, out);
+		start_register(a, a->retry_server, now, false, true, out);
 		return;
 	case AT_BUDGET:
 		if (a->reg_busy) {
@@ -479,9 +527,26 @@ void agent_resume(struct agent *a, int server, uint32_t registered_before)
 		a->sv[i].registered_before = (registered_before >> i) & 1;
 }
 
+static void on_resolved(struct agent *a, const struct agent_event *ev, int64_t now,
+			struct agent_actions *out)
+{
+	char why[AGENT_REASON_MAX];
+	if (a->stopping || a->state != AG_RESOLVING)
+		return;
+	if (ev->result == SIP_RES_OK) {
+		send_register(a, a->addr_left, now, out);
+		return;
+	}
+	/* SPEC A.2: a failed resolution is a registration failure. */
+	snprintf(why, sizeof why, "%s", ev->phrase ? ev->phrase : "DNS lookup failed");
+	set_error(a, now, 0, why);
+	server_failed(a, now, why, out);
+}
+
 void agent_step(struct agent *a, const struct agent_event *ev, int64_t now, struct agent_actions *out)
 {
 	out->n = 0;
+	a->addr_left = ev->addr_left;
 	switch (ev->kind) {
 	case AE_START:
 		if (!a->cfg.enabled) {
@@ -496,7 +561,7 @@ void agent_step(struct agent *a, const struct agent_event *ev, int64_t now, stru
 			wait_then_register(a, a->server, now + w);
 			return;
 		}
-		start_register(a, a->server, now, false, out);
+		start_register(a, a->server, now, false, true, out);
 		return;
 	case AE_STOP:
 		a->stopping = true;
@@ -538,17 +603,17 @@ void agent_step(struct agent *a, const struct agent_event *ev, int64_t now, stru
 		publish(out, AP_FAILOVER, from, next, "requested by the operator");
 		a->reverify = a->unreg_4xx = a->again_4xx = false;
 		a->unreg_busy = false;
-		if (next == from) {
-			start_register(a, next, now, false, out);
-			return;
-		}
-		start_register(a, next, now, true, out);
+		start_register(a, next, now, next != from, true, out);
 		return;
 	}
 	case AE_REGISTER_NOW:
 		if (a->stopping || a->state == AG_DISABLED)
 			return;
-		start_register(a, a->state == AG_WAITING ? a->retry_server : a->server, now, false, out);
+		if (a->state == AG_WAITING || a->state == AG_RESOLVING)
+			start_register(a, a->state == AG_WAITING ? a->retry_server : a->server, now,
+				       false, true, out);
+		else
+			start_register(a, a->server, now, false, false, out);
 		return;
 	case AE_IDLE:
 		a->idle = ev->idle;
@@ -556,6 +621,9 @@ void agent_step(struct agent *a, const struct agent_event *ev, int64_t now, stru
 			a->failback_pending = false;
 			probe_now(a, now, out);
 		}
+		return;
+	case AE_RESOLVED:
+		on_resolved(a, ev, now, out);
 		return;
 	case AE_MAX:
 		return;

@@ -40,6 +40,7 @@ enum agent_ev_kind {
 	AE_FORCE_FAILOVER, /* operator: next server now */
 	AE_REGISTER_NOW,   /* operator: register again now on the current server */
 	AE_IDLE,           /* .idle: no call up, so a failback may move the line */
+	AE_RESOLVED,       /* AA_RESOLVE's outcome: OK (an address to use) or why not */
 	AE_MAX
 };
 
@@ -53,13 +54,20 @@ struct agent_event {
 	int retry_after;            /* s, 0 = none */
 	const char *target;         /* "IP:PORT" the request went to */
 	bool idle;                  /* AE_IDLE */
+	/* Every event: addresses of the next hop's list after the one in use
+	 * (SPEC B.4); the runner fills it in from its address list. */
+	int addr_left;
 };
 
 enum agent_act_kind {
-	AA_REGISTER,      /* REGISTER .server on the line's binding; .fresh: on a new
-			   * one (.release_old: un-REGISTER the old one first, else drop it) */
+	AA_RESOLVE,       /* find .server's next hop from its first address (SPEC B); AE_RESOLVED follows */
+	AA_REGISTER,      /* REGISTER .server through the address in use, on the line's
+			   * binding (a new one if there is none) */
+	AA_NEXT_ADDRESS,  /* the address in use failed: the next of the next hop's list
+			   * (SPEC B.4); after the last one the list is used up */
 	AA_UNREGISTER,    /* un-REGISTER the line's binding */
-	AA_ABANDON,       /* drop the line's binding and its request in flight */
+	AA_ABANDON,       /* drop the line's binding and its request in flight
+			   * (.release_old: un-REGISTER it on the way out) */
 	AA_OPTIONS,       /* heartbeat to the current server */
 	AA_PROBE,         /* independent REGISTER to .server (the primary) */
 	AA_PROBE_DROP,    /* drop the probe and its request */
@@ -68,7 +76,9 @@ enum agent_act_kind {
 	AA_STOPPED,       /* AE_STOP is complete */
 };
 
-enum agent_pub { AP_REGISTERED, AP_UNREGISTERED, AP_FAILOVER, AP_FAILBACK, AP_ERROR, AP_MAX };
+/* AP_PROXY and AP_DNS are the runner's own (SPEC B.5, a failed lookup). */
+enum agent_pub { AP_REGISTERED, AP_UNREGISTERED, AP_FAILOVER, AP_FAILBACK, AP_ERROR,
+		 AP_ADDRESS, AP_PROXY, AP_DNS, AP_MAX };
 
 #define AGENT_REASON_MAX 192
 #define AGENT_ACTIONS_MAX 8
@@ -77,7 +87,7 @@ struct agent_action {
 	enum agent_act_kind kind;
 	int server;                 /* AA_REGISTER/AA_PROBE target; AA_PUBLISH: from (-1 none) */
 	int to;                     /* AA_PUBLISH: to (-1 none) */
-	bool fresh, release_old;
+	bool release_old;
 	enum agent_pub pub;
 	char reason[AGENT_REASON_MAX];
 };
@@ -114,6 +124,7 @@ struct agent {
 	struct agent_config cfg;
 	enum agent_state state;
 	int server;                 /* current server index */
+	int addr_left;              /* addresses after the one in use (SPEC B.4) */
 	int retry_server;           /* where AT_RETRY registers */
 	struct agent_server sv[AGENT_SERVERS_MAX];
 	int64_t deadline[AT_MAX];   /* ms on the caller's clock, 0 = off */

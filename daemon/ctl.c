@@ -87,6 +87,31 @@ static json_object *line_json(const struct line *l)
 			       st.next_attempt_in >= 0 ? json_object_new_int64(st.next_attempt_in) : NULL);
 	json_object_object_add(o, "next_failback_in",
 			       st.next_failback_in >= 0 ? json_object_new_int64(st.next_failback_in) : NULL);
+	/* SPEC B: the next hop: the proxy, its (or the server's) addresses and
+	 * which one is in use, and how its name was last resolved. */
+	json_object *px = NULL;
+	if (st.proxy) {
+		px = json_object_new_object();
+		json_object_object_add(px, "index", json_object_new_int(st.proxy_index));
+		json_object_object_add(px, "host", json_object_new_string(st.proxy));
+	}
+	json_object_object_add(o, "proxy", px);
+	json_object *addrs = json_object_new_array();
+	for (int i = 0; i < st.n_addresses; i++)
+		json_object_array_add(addrs, json_object_new_string(st.addresses[i]));
+	json_object_object_add(o, "addresses", addrs);
+	json_object_object_add(o, "address_index",
+			       st.address_index >= 0 ? json_object_new_int(st.address_index) : NULL);
+	json_object *dns = NULL;
+	if (st.dns_name) {
+		dns = json_object_new_object();
+		json_object_object_add(dns, "name", json_object_new_string(st.dns_name));
+		json_object_object_add(dns, "stale", json_object_new_boolean(st.dns_stale));
+		json_object_object_add(dns, "error", st.dns_error ? json_object_new_string(st.dns_error) : NULL);
+		json_object_object_add(dns, "refresh_in",
+				       st.dns_refresh_in >= 0 ? json_object_new_int64(st.dns_refresh_in) : NULL);
+	}
+	json_object_object_add(o, "dns", dns);
 	return o;
 }
 

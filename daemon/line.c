@@ -9,9 +9,11 @@
 
 #include <event2/event.h>
 
+#include "addrlist.h"
 #include "agent.h"
 #include "line.h"
 #include "log.h"
+#include "resolver.h"
 #include "sip.h"
 #include "store.h"
 
@@ -29,6 +31,19 @@ struct line {
 	struct event_base *base;
 	struct sip *sip;
 	struct store *store;
+	struct resolver *res;
+	struct addrlist al;            /* the next hop: its name, addresses, cursor (SPEC B) */
+	struct resolver_addr cur;      /* the main binding's address (port 0: none) */
+	char route[ADDRLIST_NAME_MAX + 32]; /* ... and its Route through a proxy, "" none */
+	char prev_address[64];         /* the address before AA_NEXT_ADDRESS (its event) */
+	struct resolver_query *lookup; /* for the attempt in AG_RESOLVING */
+	struct resolver_query *refresh;/* re-resolution after the TTL */
+	struct resolver_query *probe_lookup;
+	struct resolver_addr probe_addr;
+	char probe_route[ADDRLIST_NAME_MAX + 32];
+	struct event *dns_timer;       /* the next hop's answer runs out */
+	int dns_status;                /* of the last lookup (events only on a change) */
+	char dns_why[AGENT_REASON_MAX];
 	struct store_line saved;       /* what the store holds: written only when it changes */
 	const char *restored_call_id;  /* for the first binding after a restart */
 	char restored_buf[STORE_CALL_ID_MAX];
@@ -104,7 +119,8 @@ static void describe_server(const struct line *l, int i, char *buf, size_t size)
 	snprintf(buf, size, "%s %s/%s", role, hostport, conf_transport_name(sv->transport));
 }
 
-static void record(struct line *l, const struct agent_action *x)
+static void record_text(struct line *l, enum agent_pub pub, const char *from, const char *to,
+			const char *reason)
 {
 	struct line_event *e = &l->hist[l->hist_head];
 	l->hist_head = (l->hist_head + 1) % LINE_HISTORY_MAX;
@@ -112,13 +128,13 @@ static void record(struct line *l, const struct agent_action *x)
 		l->hist_n++;
 	e->at = time(NULL);
 	snprintf(e->line, sizeof e->line, "%s", l->cl->id);
-	e->kind = x->pub == AP_MAX ? "restart" : agent_pub_name(x->pub);
-	describe_server(l, x->server, e->from, sizeof e->from);
-	describe_server(l, x->to, e->to, sizeof e->to);
-	snprintf(e->reason, sizeof e->reason, "%s", x->reason);
-	if (x->pub == AP_FAILOVER || x->pub == AP_FAILBACK)
+	e->kind = pub == AP_MAX ? "restart" : agent_pub_name(pub);
+	snprintf(e->from, sizeof e->from, "%s", from);
+	snprintf(e->to, sizeof e->to, "%s", to);
+	snprintf(e->reason, sizeof e->reason, "%s", reason);
+	if (pub == AP_FAILOVER || pub == AP_FAILBACK || pub == AP_ADDRESS || pub == AP_PROXY)
 		log_warn("%s: %s %s -> %s: %s", e->line, e->kind, e->from, e->to, e->reason);
-	else if (x->pub == AP_ERROR)
+	else if (pub == AP_ERROR || pub == AP_DNS)
 		log_warn("%s: %s", e->line, e->reason);
 	else
 		log_info("%s: %s%s%s (%s)", e->line, e->kind, e->to[0] ? " at " : "", e->to, e->reason);
@@ -128,29 +144,148 @@ static void record(struct line *l, const struct agent_action *x)
 		l->step_events[l->n_step_events++] = e;
 }
 
-/* Until the DNS issue lands a server must be an IP literal; no blocking
- * lookup is ever made from the loop. A name fails as a DNS failure would
- * (SPEC A.2: a registration failure). */
-static int resolve(const struct line *l, int i, char *ip, size_t size, int *port)
+static void record(struct line *l, const struct agent_action *x)
 {
-	const struct conf_server *sv = &l->cl->servers[i];
-	unsigned char buf[sizeof(struct in6_addr)];
-	if (inet_pton(AF_INET, sv->host, buf) != 1 && inet_pton(AF_INET6, sv->host, buf) != 1)
-		return -1;
-	snprintf(ip, size, "%s", sv->host);
-	*port = sv->port ? sv->port : 5060; /* RFC 3263 4.2: a literal, no SRV */
-	return 0;
+	char from[LINE_DESC_MAX], to[LINE_DESC_MAX];
+	if (x->pub == AP_ADDRESS) {
+		/* SPEC B.4: same server, the next address of its next hop. */
+		record_text(l, x->pub, l->prev_address, l->address, x->reason);
+		return;
+	}
+	describe_server(l, x->server, from, sizeof from);
+	describe_server(l, x->to, to, sizeof to);
+	record_text(l, x->pub, from, to, x->reason);
 }
 
 static void outcome_cb(void *ctx, const struct sip_outcome *o);
 static void feed(struct line *l, const struct agent_event *ev);
+static void arm_dns_timer(struct line *l);
+static void persist(struct line *l);
 
-/* The line's binding now goes to IP:PORT: status, and the agent's words. */
-static void use_address(struct line *l, const char *ip, int port)
+/* The line's binding now goes to A (through a proxy: ROUTE names the
+ * server): status, and the agent's words. */
+static void use_address(struct line *l, const struct resolver_addr *a, const char *route)
 {
-	sip_format_target(l->address, sizeof l->address, ip, port);
+	l->cur = *a;
+	addrlist_format(l->address, sizeof l->address, a);
 	snprintf(l->ag.target, sizeof l->ag.target, "%s", l->address);
-	l->port = port;
+	snprintf(l->route, sizeof l->route, "%s", route ? route : "");
+	l->port = a->port;
+}
+
+/* A lookup failed (or recovered): say so once per change, not per retry,
+ * so a long DNS outage costs one history entry (and one flash write). */
+static void note_dns(struct line *l, const struct resolver_answer *ans)
+{
+	if (ans->status == l->dns_status)
+		return;
+	l->dns_status = ans->status;
+	if (!ans->status)
+		return;
+	char why[192];
+	if (ans->n)
+		snprintf(why, sizeof why, "%.140s; using the last good answer (%d address%s)", ans->error,
+			 ans->n, ans->n == 1 ? "" : "es");
+	else
+		snprintf(why, sizeof why, "%.140s; no address known", ans->error);
+	record_text(l, AP_DNS, "", "", why);
+}
+
+static void lookup_cb(void *arg, const struct resolver_answer *ans);
+
+/* Drive the address list until it has an address to use, needs a lookup
+ * from the nameservers (then lookup_cb comes back here), or has failed;
+ * the outcome goes to the agent as AE_RESOLVED. */
+static void resolve_step(struct line *l, enum al_verdict v)
+{
+	for (int guard = 0; v == AL_LOOKUP && guard < 2 * RESOLVER_ADDRS_MAX; guard++) {
+		struct resolver_key k = addrlist_key(&l->al);
+		struct resolver_answer ans;
+		/* A fresh answer is used as is; a stale one or one whose
+		 * addresses were all used up (B.4) is asked again. */
+		if (!l->al.exhausted && resolver_peek(l->res, &k, &ans) == 0 && !ans.stale) {
+			v = addrlist_resolved(&l->al, &ans);
+			continue;
+		}
+		l->lookup = resolver_lookup(l->res, &k, lookup_cb, l);
+		if (l->lookup)
+			return;
+		memset(&ans, 0, sizeof ans);
+		ans.status = RESOLVER_EFAIL;
+		snprintf(ans.error, sizeof ans.error, "%s: out of memory", k.name);
+		v = addrlist_resolved(&l->al, &ans);
+	}
+	struct agent_event ev = { .kind = AE_RESOLVED, .result = SIP_RES_OK };
+	const struct resolver_addr *a = addrlist_current(&l->al);
+	if (v == AL_USE && a) {
+		use_address(l, a, l->al.route);
+	} else {
+		snprintf(l->dns_why, sizeof l->dns_why, "DNS: %.180s",
+			 l->al.ans.error[0] ? l->al.ans.error : "no address to use");
+		ev.result = SIP_RES_INTERNAL;
+		ev.phrase = l->dns_why;
+	}
+	feed(l, &ev);
+	arm_dns_timer(l);
+}
+
+static void lookup_cb(void *arg, const struct resolver_answer *ans)
+{
+	struct line *l = arg;
+	l->lookup = NULL;
+	note_dns(l, ans);
+	int before = l->al.proxy;
+	char from[ADDRLIST_NAME_MAX];
+	snprintf(from, sizeof from, "%s", before >= 0 ? l->cl->proxies[before] : "");
+	enum al_verdict v = addrlist_resolved(&l->al, ans);
+	if (l->al.proxy != before) {
+		/* SPEC B.5: the proxy could not be resolved: the next one. */
+		char why[192];
+		snprintf(why, sizeof why, "%.180s", ans->error[0] ? ans->error : "no address");
+		record_text(l, AP_PROXY, from, l->cl->proxies[l->al.proxy], why);
+		persist(l);
+	}
+	resolve_step(l, v);
+}
+
+/* The next hop's answer runs out: ask again in the background; a working
+ * registration is not disturbed (affinity), only the list is renewed. */
+static void refresh_cb(void *arg, const struct resolver_answer *ans)
+{
+	struct line *l = arg;
+	l->refresh = NULL;
+	note_dns(l, ans);
+	addrlist_refreshed(&l->al, ans);
+	persist(l);
+	arm_dns_timer(l);
+}
+
+static void dns_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	struct line *l = arg;
+	if (l->lookup || l->refresh || l->ag.state == AG_DISABLED || l->ag.stopping)
+		return; /* an attempt is resolving (and re-arms after it) */
+	struct resolver_key k = addrlist_key(&l->al);
+	l->refresh = resolver_lookup(l->res, &k, refresh_cb, l);
+	if (!l->refresh)
+		arm_dns_timer(l);
+}
+
+static void arm_dns_timer(struct line *l)
+{
+	if (!l->dns_timer || !l->al.have || addrlist_is_literal(&l->al) || !l->al.ans.expires ||
+	    l->ag.stopping || l->ag.state == AG_DISABLED) {
+		if (l->dns_timer)
+			evtimer_del(l->dns_timer);
+		return;
+	}
+	int64_t ms = l->al.ans.expires - now_ms();
+	if (ms < 0)
+		ms = 0;
+	struct timeval tv = { .tv_sec = (time_t)(ms / 1000), .tv_usec = (suseconds_t)(ms % 1000) * 1000 };
+	evtimer_add(l->dns_timer, &tv);
 }
 
 static struct sip_reg *new_binding(struct line *l, int server)
@@ -183,54 +318,135 @@ static void release(struct line *l, struct sip_reg *r)
 	}
 }
 
-/* Send REGISTER on R to server I; a failure to even try is reported to the
- * agent as that REGISTER's outcome. */
-static void send_register(struct line *l, struct sip_reg *r, int i, bool probe)
+/* What server I asks for: what this registrar insisted on before (423's
+ * Min-Expires, remembered across restarts) rather than draw the 423 again. */
+static int expires_for(const struct line *l, int i)
 {
-	const struct conf_server *sv = &l->cl->servers[i];
-	char ip[64];
-	int port;
-	if (resolve(l, i, ip, sizeof ip, &port) != 0) {
-		struct agent_event ev = {
-			.kind = probe ? AE_PROBE : AE_REG, .result = SIP_RES_INTERNAL, .status = 0,
-			.phrase = "DNS names are not supported yet", .target = sv->host,
-		};
-		feed(l, &ev);
-		return;
-	}
-	if (!probe)
-		use_address(l, ip, port);
-	/* Ask at once for what this registrar insisted on before (423's
-	 * Min-Expires, remembered across restarts) rather than draw the 423
-	 * again. */
-	int expires = sv->expires;
+	int expires = l->cl->servers[i].expires;
 	if (l->learned_min > expires && l->learned_server == i)
 		expires = l->learned_min;
-	sip_reg_register(r, ip, port, sv->transport, expires);
+	return expires;
+}
+
+static void send_register(struct line *l, struct sip_reg *r, int i, const struct resolver_addr *a,
+			  const char *route, bool probe)
+{
+	const struct conf_server *sv = &l->cl->servers[i];
+	if (sip_reg_register(r, a->ip, a->port, sv->transport, expires_for(l, i), route) != 0) {
+		struct agent_event ev = { .kind = probe ? AE_PROBE : AE_REG, .result = SIP_RES_INTERNAL,
+					  .phrase = "out of memory" };
+		feed(l, &ev);
+	}
+}
+
+static void probe_fail(struct line *l, const char *why)
+{
+	struct agent_event ev = { .kind = AE_PROBE, .result = SIP_RES_INTERNAL, .phrase = why };
+	feed(l, &ev);
+}
+
+static void probe_send(struct line *l)
+{
+	l->probe = new_binding(l, 0);
+	if (!l->probe) {
+		probe_fail(l, "out of memory");
+		return;
+	}
+	send_register(l, l->probe, 0, &l->probe_addr, l->probe_route, true);
+}
+
+static void probe_lookup_cb(void *arg, const struct resolver_answer *ans)
+{
+	struct line *l = arg;
+	l->probe_lookup = NULL;
+	if (ans->n == 0) {
+		snprintf(l->dns_why, sizeof l->dns_why, "DNS: %.180s", ans->error);
+		probe_fail(l, l->dns_why);
+		return;
+	}
+	l->probe_addr = ans->v[0];
+	probe_send(l);
+}
+
+/* SPEC C's failback probe: an independent REGISTER to the primary. Through
+ * proxies it takes the proxy address the line uses (it works); without,
+ * the primary's first address (its known answer, or a lookup). */
+static void start_probe(struct line *l)
+{
+	const struct conf_server *sv = &l->cl->servers[0];
+	sip_reg_free(l->probe);
+	l->probe = NULL;
+	resolver_cancel(l->probe_lookup);
+	l->probe_lookup = NULL;
+	if (l->cl->n_proxies) {
+		struct addrlist tmp = l->al;
+		addrlist_begin(&tmp, sv, 0);
+		snprintf(l->probe_route, sizeof l->probe_route, "%s", tmp.route);
+		l->probe_addr = l->cur;
+		probe_send(l);
+		return;
+	}
+	l->probe_route[0] = '\0';
+	struct resolver_key k = { .name = sv->host, .port = sv->port, .tp = sv->transport };
+	struct resolver_answer ans;
+	if (resolver_peek(l->res, &k, &ans) == 0 && !ans.stale) {
+		l->probe_addr = ans.v[0];
+		probe_send(l);
+		return;
+	}
+	l->probe_lookup = resolver_lookup(l->res, &k, probe_lookup_cb, l);
+	if (!l->probe_lookup)
+		probe_fail(l, "out of memory");
+}
+
+/* The probe's binding became the line's: so did its address and list. */
+static void adopt_probe_address(struct line *l)
+{
+	const struct conf_server *sv = &l->cl->servers[0];
+	char addr[64];
+	addrlist_format(addr, sizeof addr, &l->probe_addr);
+	if (addrlist_begin(&l->al, sv, now_ms()) == AL_LOOKUP) {
+		struct resolver_key k = addrlist_key(&l->al);
+		struct resolver_answer ans;
+		if (resolver_peek(l->res, &k, &ans) == 0)
+			addrlist_resolved(&l->al, &ans);
+	}
+	addrlist_adopt(&l->al, addr);
+	use_address(l, &l->probe_addr, l->probe_route);
+	arm_dns_timer(l);
 }
 
 static void execute(struct line *l, const struct agent_action *x)
 {
 	switch (x->kind) {
+	case AA_RESOLVE:
+		resolver_cancel(l->lookup);
+		l->lookup = NULL;
+		resolve_step(l, addrlist_begin(&l->al, &l->cl->servers[x->server], now_ms()));
+		return;
+	case AA_NEXT_ADDRESS: {
+		const struct resolver_addr *a;
+		snprintf(l->prev_address, sizeof l->prev_address, "%s", l->address);
+		if (addrlist_failed(&l->al) == AL_USE && (a = addrlist_current(&l->al)))
+			use_address(l, a, l->al.route);
+		return;
+	}
 	case AA_REGISTER:
-		if (l->main && (x->fresh || l->main_server != x->server)) {
-			if (x->release_old)
-				release(l, l->main);
-			else
-				sip_reg_free(l->main);
+		if (l->main && l->main_server != x->server) {
+			sip_reg_free(l->main);
 			l->main = NULL;
 		}
 		if (!l->main) {
 			l->main = new_binding(l, x->server);
 			l->main_server = x->server;
 		}
-		if (!l->main) {
+		if (!l->main || !l->cur.port) {
 			struct agent_event ev = { .kind = AE_REG, .result = SIP_RES_INTERNAL,
-						  .phrase = "out of memory" };
+						  .phrase = l->main ? "no address to use" : "out of memory" };
 			feed(l, &ev);
 			return;
 		}
-		send_register(l, l->main, x->server, false);
+		send_register(l, l->main, x->server, &l->cur, l->route, false);
 		return;
 	case AA_UNREGISTER:
 		if (!l->main || sip_reg_unregister(l->main) != 0) {
@@ -239,7 +455,10 @@ static void execute(struct line *l, const struct agent_action *x)
 		}
 		return;
 	case AA_ABANDON:
-		sip_reg_free(l->main);
+		if (l->main && x->release_old)
+			release(l, l->main);
+		else
+			sip_reg_free(l->main);
 		l->main = NULL;
 		return;
 	case AA_OPTIONS:
@@ -247,14 +466,13 @@ static void execute(struct line *l, const struct agent_action *x)
 			sip_reg_options(l->main, NULL, 0, CONF_TP_UDP);
 		return;
 	case AA_PROBE:
-		sip_reg_free(l->probe);
-		l->probe = new_binding(l, x->server);
-		if (l->probe)
-			send_register(l, l->probe, x->server, true);
+		start_probe(l);
 		return;
 	case AA_PROBE_DROP:
 		sip_reg_free(l->probe);
 		l->probe = NULL;
+		resolver_cancel(l->probe_lookup);
+		l->probe_lookup = NULL;
 		return;
 	case AA_ADOPT_PROBE: {
 		/* SPEC C: registered on the primary through the probe's own
@@ -265,16 +483,18 @@ static void execute(struct line *l, const struct agent_action *x)
 		l->probe = NULL;
 		if (was)
 			release(l, was);
-		char ip[64];
-		int port;
-		if (resolve(l, 0, ip, sizeof ip, &port) == 0)
-			use_address(l, ip, port);
+		adopt_probe_address(l);
 		return;
 	}
 	case AA_PUBLISH:
 		record(l, x);
 		return;
 	case AA_STOPPED: {
+		resolver_cancel(l->lookup);
+		l->lookup = NULL;
+		resolver_cancel(l->refresh);
+		l->refresh = NULL;
+		evtimer_del(l->dns_timer);
 		void (*done)(void *) = l->stop_done;
 		l->stop_done = NULL;
 		if (done)
@@ -350,7 +570,9 @@ static void step(struct line *l, const struct agent_event *ev)
 {
 	struct agent_actions out;
 	enum agent_state before = l->ag.state;
-	agent_step(&l->ag, ev, now_ms(), &out);
+	struct agent_event e = *ev;
+	e.addr_left = addrlist_left(&l->al);
+	agent_step(&l->ag, &e, now_ms(), &out);
 	if (l->ag.state != before) {
 		const char *why = "";
 		for (int i = 0; i < out.n; i++)
@@ -433,7 +655,8 @@ static void outcome_cb(void *ctx, const struct sip_outcome *o)
 }
 
 struct line *line_new(struct event_base *base, struct sip *sip, struct store *store,
-		      bool restore, const struct conf *c, const struct conf_line *cl)
+		      struct resolver *res, bool restore, const struct conf *c,
+		      const struct conf_line *cl)
 {
 	struct line *l = calloc(1, sizeof *l);
 	if (!l)
@@ -441,6 +664,8 @@ struct line *line_new(struct event_base *base, struct sip *sip, struct store *st
 	l->base = base;
 	l->sip = sip;
 	l->store = store;
+	l->res = res;
+	addrlist_init(&l->al, cl->proxies, cl->n_proxies);
 	l->conf = c;
 	l->cl = cl;
 	struct agent_config ac = {
@@ -468,6 +693,9 @@ struct line *line_new(struct event_base *base, struct sip *sip, struct store *st
 		l->learned_min = l->saved.min_expires;
 		l->learned_server = l->saved.server;
 		snprintf(l->restored_buf, sizeof l->restored_buf, "%s", l->saved.call_id);
+		/* ... and through the address it was registered through, if its
+		 * name still resolves to it. */
+		snprintf(l->al.prefer, sizeof l->al.prefer, "%s", l->saved.address);
 		l->restored_call_id = l->restored_buf;
 		struct agent_action x = { .kind = AA_PUBLISH, .pub = AP_MAX, .server = -1, .to = l->saved.server };
 		snprintf(x.reason, sizeof x.reason, "daemon started; resuming on this server%s",
@@ -483,6 +711,11 @@ struct line *line_new(struct event_base *base, struct sip *sip, struct store *st
 			line_free(l);
 			return NULL;
 		}
+	}
+	l->dns_timer = evtimer_new(base, dns_timer_cb, l);
+	if (!l->dns_timer) {
+		line_free(l);
+		return NULL;
 	}
 	return l;
 }
@@ -508,6 +741,11 @@ void line_free(struct line *l)
 	for (int t = 0; t < AT_MAX; t++)
 		if (l->timers[t].ev)
 			event_free(l->timers[t].ev);
+	if (l->dns_timer)
+		event_free(l->dns_timer);
+	resolver_cancel(l->lookup);
+	resolver_cancel(l->refresh);
+	resolver_cancel(l->probe_lookup);
 	sip_reg_free(l->main);
 	sip_reg_free(l->probe);
 	sip_reg_free(l->old);
@@ -518,6 +756,7 @@ void line_rebind(struct line *l, const struct conf *c, const struct conf_line *c
 {
 	l->conf = c;
 	l->cl = cl;
+	l->al.proxies = cl->proxies; /* equal to the old ones, but in C now */
 }
 
 int line_force_failover(struct line *l)
@@ -593,6 +832,22 @@ void line_get_status(const struct line *l, struct line_status *st)
 	}
 	st->next_attempt_in = secs_until(a->deadline[AT_RETRY], now);
 	st->next_failback_in = secs_until(a->deadline[AT_FAILBACK], now);
+	const struct addrlist *al = &l->al;
+	st->proxy_index = al->proxy;
+	st->proxy = al->proxy >= 0 ? l->cl->proxies[al->proxy] : NULL;
+	st->address_index = -1;
+	for (int i = 0; al->have && i < al->ans.n && i < (int)(sizeof st->addresses / sizeof st->addresses[0]); i++) {
+		addrlist_format(st->addresses[i], sizeof st->addresses[i], &al->ans.v[i]);
+		if (l->address[0] && !strcmp(st->addresses[i], l->address))
+			st->address_index = i;
+		st->n_addresses = i + 1;
+	}
+	if (al->name[0] && !addrlist_is_literal(al)) {
+		st->dns_name = al->name;
+		st->dns_stale = al->have && (al->ans.stale || al->ans.status != 0);
+		st->dns_error = al->ans.status && al->ans.error[0] ? al->ans.error : NULL;
+		st->dns_refresh_in = evtimer_pending(l->dns_timer, NULL) ? secs_until(al->ans.expires, now) : -1;
+	}
 }
 
 struct hist_ctx {

@@ -9,6 +9,7 @@
 #include "config.h"
 
 struct event_base;
+struct resolver;
 struct sip;
 struct store;
 struct line;
@@ -32,6 +33,16 @@ struct line_status {
 	time_t error_at;
 	long next_attempt_in;        /* s, -1: none scheduled */
 	long next_failback_in;       /* s, -1: none scheduled */
+	/* SPEC B: the next hop */
+	int proxy_index;             /* -1: no outbound proxies */
+	const char *proxy;           /* as configured */
+	int n_addresses;             /* the next hop's addresses ("IP:PORT") */
+	char addresses[16][64];
+	int address_index;           /* of .address in them, -1: not among them */
+	const char *dns_name;        /* NULL: a literal, nothing looked up */
+	bool dns_stale;              /* the addresses are a last good answer */
+	const char *dns_error;       /* NULL: the last lookup worked */
+	long dns_refresh_in;         /* s until it is looked up again, -1: not planned */
 };
 
 /* One published event (history, subscribe). */
@@ -58,7 +69,8 @@ void line_set_event_sink(line_event_cb *cb, void *arg);
  * says the line was (at start); a line created by a reload starts afresh,
  * as its stored server index may name a server it no longer has. */
 struct line *line_new(struct event_base *base, struct sip *sip, struct store *store,
-		      bool restore, const struct conf *c, const struct conf_line *cl);
+		      struct resolver *res, bool restore, const struct conf *c,
+		      const struct conf_line *cl);
 /* Begin: disabled lines stay so, others register after the start spread. */
 void line_start(struct line *l);
 /* un-REGISTER if the line holds (or is acquiring) a binding; DONE runs once

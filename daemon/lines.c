@@ -31,6 +31,7 @@ struct lines {
 	struct event_base *base;
 	struct sip *sip;
 	struct store *store;
+	struct resolver *res;
 	struct conf *conf;
 	struct line_set set;
 	struct retired *retired;
@@ -57,7 +58,7 @@ static void forget_removed(struct lines *ls)
 }
 
 int lines_init(struct lines **out, struct event_base *base, struct sip *sip,
-	       struct store *store, struct conf *c)
+	       struct store *store, struct resolver *res, struct conf *c)
 {
 	struct lines *ls = calloc(1, sizeof *ls);
 	if (!ls) {
@@ -67,13 +68,14 @@ int lines_init(struct lines **out, struct event_base *base, struct sip *sip,
 	ls->base = base;
 	ls->sip = sip;
 	ls->store = store;
+	ls->res = res;
 	ls->conf = c;
 	ls->reap = evtimer_new(base, reap_cb, ls);
 	ls->set.v = calloc((size_t)c->n_lines + 1, sizeof *ls->set.v);
 	if (!ls->reap || !ls->set.v)
 		goto fail;
 	for (int i = 0; i < c->n_lines; i++) {
-		ls->set.v[i] = line_new(base, sip, store, true, c, &c->lines[i]);
+		ls->set.v[i] = line_new(base, sip, store, res, true, c, &c->lines[i]);
 		if (!ls->set.v[i]) {
 			log_error("%s: cannot create the line", c->lines[i].id);
 			goto fail;
@@ -214,7 +216,7 @@ int lines_reload(struct lines *ls, struct conf *nc, char *err, size_t size)
 			kept[oi] = true;
 			continue;
 		}
-		v[i] = line_new(ls->base, ls->sip, ls->store, false, nc, ncl);
+		v[i] = line_new(ls->base, ls->sip, ls->store, ls->res, false, nc, ncl);
 		fresh[i] = true;
 		if (!v[i])
 			goto oom;

@@ -9,14 +9,15 @@
 #include "line.h"
 
 struct event_base;
+struct resolver;
 struct sip;
 struct store;
 struct lines;
 
 /* Takes ownership of C. Lines are created (restored from STORE, which may
- * be NULL), not started. */
+ * be NULL), not started; they look names up through RES. */
 int lines_init(struct lines **out, struct event_base *base, struct sip *sip,
-	       struct store *store, struct conf *c);
+	       struct store *store, struct resolver *res, struct conf *c);
 void lines_start(struct lines *ls);
 /* Apply NC (ownership taken on success only): unchanged lines keep their
  * registration untouched, changed ones un-REGISTER and start again, removed

@@ -18,6 +18,7 @@
 #include "lines.h"
 #include "log.h"
 #include "loop.h"
+#include "resolver.h"
 #include "sip.h"
 #include "store.h"
 #include "version.h"
@@ -36,6 +37,7 @@ struct daemon {
 	struct event_base *base;
 	struct loop *loop;
 	struct sip *sip;
+	struct resolver *res;
 	struct ctl *ctl;
 	struct event *sig_term, *sig_int, *sig_hup;
 	struct event *stop_timer;
@@ -231,7 +233,10 @@ static int start(struct daemon *d)
 		return -1;
 	struct conf *c = d->conf;
 	d->store = store_open(c->database); /* NULL: run from memory, said in the log */
-	if (lines_init(&d->lines, d->base, d->sip, d->store, c) != 0) {
+	if (resolver_init(&d->res, d->base, d->loop, d->store, c->resolv_conf, c->dns_timeout,
+			  strchr(c->listen, ':') != NULL) != 0)
+		return -1;
+	if (lines_init(&d->lines, d->base, d->sip, d->store, d->res, c) != 0) {
 		d->conf = NULL; /* lines_free took it */
 		return -1;
 	}
@@ -262,6 +267,7 @@ static void teardown(struct daemon *d)
 		event_base_loopexit(d->base, &tv);
 		event_base_dispatch(d->base);
 	}
+	resolver_free(d->res); /* before the su_root its sockets live on */
 	sip_free(d->sip);
 	store_close(d->store);
 	loop_free(d->loop);

@@ -47,6 +47,7 @@ struct sip_reg {
 	char target[64];        /* IP:PORT in use */
 	char proxy[128];        /* the pinned next hop as a SIP URI */
 	char ping_target[64];
+	char route[300];        /* preloaded Route to the server through a proxy, "" none */
 	char *from;
 	int expires;            /* asked for */
 	int challenges;         /* answered since the last final non-challenge */
@@ -466,12 +467,24 @@ static void reg_strings(const struct sip_reg *r, char *registrar, size_t rsize,
 		 r->tp == CONF_TP_UDP ? "" : r->tp == CONF_TP_TCP ? ";transport=tcp" : ";transport=tls");
 }
 
+/* RFC 3261 8.1.2: through an outbound proxy, the request carries the
+ * server as a preloaded loose Route; the proxy relays it there. */
+static void set_route(struct sip_reg *r, const char *route)
+{
+	if (route && *route)
+		snprintf(r->route, sizeof r->route, "<sip:%s;lr%s>", route,
+			 r->tp == CONF_TP_UDP ? "" : r->tp == CONF_TP_TCP ? ";transport=tcp" : ";transport=tls");
+	else
+		r->route[0] = '\0';
+}
+
 int sip_reg_register(struct sip_reg *r, const char *ip, int port,
-		     enum conf_transport tp, int expires)
+		     enum conf_transport tp, int expires, const char *route)
 {
 	char registrar[300], params[CONF_ID_MAX + 48], exp[16];
 	sip_format_target(r->target, sizeof r->target, ip, port);
 	r->tp = tp;
+	set_route(r, route);
 	/* ARCHITECTURE "We choose the destination": nta gets a numeric next hop
 	 * and so does no DNS and no failover of its own; the Request-URI keeps
 	 * the domain. */
@@ -482,7 +495,8 @@ int sip_reg_register(struct sip_reg *r, const char *ip, int port,
 	r->challenges = 0;
 	if (renew_if_spent(r) != 0)
 		return -ENOMEM;
-	nua_set_hparams(r->nh, NUTAG_PROXY(r->proxy), TAG_END());
+	nua_set_hparams(r->nh, NUTAG_PROXY(r->proxy),
+			TAG_IF(r->route[0], NUTAG_INITIAL_ROUTE_STR(r->route)), TAG_END());
 	/* The first request of a handle fixes its dialog: our Call-ID, and a
 	 * CSeq from the clock. nua counts up by one per request, far slower
 	 * than seconds pass, so after a restart the same Call-ID always goes
@@ -511,7 +525,8 @@ int sip_reg_unregister(struct sip_reg *r)
 	 * Expires: 0 for the same Contact all the same. */
 	if (renew_if_spent(r) != 0)
 		return -ENOMEM;
-	nua_set_hparams(r->nh, NUTAG_PROXY(r->proxy), TAG_END());
+	nua_set_hparams(r->nh, NUTAG_PROXY(r->proxy),
+			TAG_IF(r->route[0], NUTAG_INITIAL_ROUTE_STR(r->route)), TAG_END());
 	nua_unregister(r->nh, REG_TAGS(r, registrar, params), TAG_END());
 	loop_kick(r->sip->loop);
 	return 0;
@@ -519,7 +534,7 @@ int sip_reg_unregister(struct sip_reg *r)
 
 int sip_reg_options(struct sip_reg *r, const char *ip, int port, enum conf_transport tp)
 {
-	char proxy[128], ruri[96];
+	char proxy[128], ruri[300];
 	if (ip) {
 		sip_format_target(r->ping_target, sizeof r->ping_target, ip, port);
 		pin_url(proxy, sizeof proxy, r->ping_target, tp);
@@ -535,9 +550,19 @@ int sip_reg_options(struct sip_reg *r, const char *ip, int port, enum conf_trans
 			return -ENOMEM;
 	}
 	/* The server itself is asked (Request-URI sip:IP:PORT), pinned like
-	 * every request so the heartbeat tests exactly the address in use. */
-	snprintf(ruri, sizeof ruri, "sip:%s", r->ping_target);
-	nua_set_hparams(r->ping, NUTAG_PROXY(proxy), TAG_END());
+	 * every request so the heartbeat tests exactly the address in use;
+	 * through a proxy, the server the Route names is. */
+	bool routed = !ip && r->route[0];
+	if (routed) {
+		/* "<sip:HOST;lr...>" -> "sip:HOST" */
+		const char *h = r->route + 5;
+		size_t n = strcspn(h, ";>");
+		snprintf(ruri, sizeof ruri, "sip:%.*s", (int)n, h);
+	} else {
+		snprintf(ruri, sizeof ruri, "sip:%s", r->ping_target);
+	}
+	nua_set_hparams(r->ping, NUTAG_PROXY(proxy), TAG_IF(routed, NUTAG_INITIAL_ROUTE_STR(r->route)),
+			TAG_END());
 	nua_options(r->ping, NUTAG_URL(ruri), SIPTAG_TO_STR(ruri), NUTAG_PROXY(proxy), TAG_END());
 	loop_kick(r->sip->loop);
 	return 0;

@@ -65,9 +65,12 @@ struct sip_reg *sip_reg_new(struct sip *s, const struct sip_account *a, int serv
 void sip_reg_set_call_id(struct sip_reg *r, const char *call_id);
 const char *sip_reg_call_id(const struct sip_reg *r);
 /* REGISTER to IP:PORT over TP asking for EXPIRES s; nua refreshes it before
- * the granted expiry and reports each refresh's outcome too. */
+ * the granted expiry and reports each refresh's outcome too. ROUTE
+ * ("host[:port]", NULL or "" for none): IP:PORT is an outbound proxy and
+ * the request carries Route: <sip:ROUTE;lr> to the server (so do the
+ * un-REGISTER and OPTIONS of this binding). */
 int sip_reg_register(struct sip_reg *r, const char *ip, int port,
-		     enum conf_transport tp, int expires);
+		     enum conf_transport tp, int expires, const char *route);
 /* un-REGISTER (Expires: 0) this handle's binding at its current target. */
 int sip_reg_unregister(struct sip_reg *r);
 /* OPTIONS to the target of the last sip_reg_register() (or to IP:PORT/TP

@@ -50,7 +50,8 @@ static const char *const migrations[] = {
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
-enum { ST_LOAD, ST_SAVE, ST_EVENT, ST_CAP, ST_HISTORY, ST_BEGIN, ST_COMMIT, ST_ROLLBACK, ST_MAX };
+enum { ST_LOAD, ST_SAVE, ST_EVENT, ST_CAP, ST_HISTORY, ST_DNS_LOAD, ST_DNS_SAVE, ST_BEGIN,
+       ST_COMMIT, ST_ROLLBACK, ST_MAX };
 static const char *const sql[ST_MAX] = {
 	[ST_LOAD] = "SELECT server, address, registered, expires_at, registered_before,"
 		    " min_expires, call_id FROM line_state WHERE id = ?1",
@@ -66,6 +67,9 @@ static const char *const sql[ST_MAX] = {
 		   " WHERE line = ?1 ORDER BY seq DESC LIMIT 1 OFFSET ?2)",
 	[ST_HISTORY] = "SELECT at, kind, from_server, to_server, reason FROM events"
 		       " WHERE line = ?1 ORDER BY seq DESC LIMIT ?2",
+	[ST_DNS_LOAD] = "SELECT answers, expires_at FROM dns_cache WHERE name = ?1 AND type = ?2",
+	[ST_DNS_SAVE] = "INSERT INTO dns_cache (name, type, answers, expires_at) VALUES (?1, ?2, ?3, ?4)"
+			" ON CONFLICT(name, type) DO UPDATE SET answers = ?3, expires_at = ?4",
 	[ST_BEGIN] = "BEGIN IMMEDIATE",
 	[ST_COMMIT] = "COMMIT",
 	[ST_ROLLBACK] = "ROLLBACK",
@@ -275,6 +279,39 @@ int store_load_line(struct store *s, const char *id, struct store_line *out)
 	}
 	done(s, q, rc);
 	return rc == SQLITE_ROW ? 0 : -1;
+}
+
+int store_dns_load(struct store *s, const char *name, const char *type, char *answers,
+		   size_t size, time_t *expires_at)
+{
+	if (!s)
+		return -1;
+	sqlite3_stmt *q = s->st[ST_DNS_LOAD];
+	sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 2, type, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW) {
+		snprintf(answers, size, "%s", (const char *)sqlite3_column_text(q, 0));
+		*expires_at = (time_t)sqlite3_column_int64(q, 1);
+	}
+	done(s, q, rc);
+	return rc == SQLITE_ROW ? 0 : -1;
+}
+
+static int begin(struct store *s);
+static int commit(struct store *s, int rc);
+
+int store_dns_save(struct store *s, const char *name, const char *type, const char *answers,
+		   time_t expires_at)
+{
+	if (!s || begin(s) != 0)
+		return -1;
+	sqlite3_stmt *q = s->st[ST_DNS_SAVE];
+	sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 2, type, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 3, answers, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 4, expires_at);
+	return commit(s, done(s, q, sqlite3_step(q)));
 }
 
 static int insert_event(struct store *s, const struct store_event *ev)

@@ -45,4 +45,12 @@ int store_forget_others(struct store *s, const char *const *ids, int n);
 typedef void store_event_cb(const struct store_event *ev, void *arg);
 int store_history(struct store *s, const char *line, int n, store_event_cb *cb, void *arg);
 
+/* SPEC D: the last good answer for a name, so a line comes up while DNS is
+ * down. TYPE says what was asked ("srv/udp", "a/5060", ...); ANSWERS is
+ * "IP:PORT IP:PORT ...". Written only when the answer changes. */
+int store_dns_load(struct store *s, const char *name, const char *type, char *answers,
+		   size_t size, time_t *expires_at);
+int store_dns_save(struct store *s, const char *name, const char *type, const char *answers,
+		   time_t expires_at);
+
 #endif

@@ -1,4 +1,5 @@
 /* test_agent.c - every rule of SPEC A and C on the pure agent, on a fake clock. */
+#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -10,6 +11,9 @@ struct h {
 	struct agent_actions out;
 	int64_t now;
 	uint32_t r; /* what the jitter source returns */
+	int n_addrs;     /* addresses of the next hop (0 = 1) */
+	int idx;         /* the one in use */
+	bool manual_dns; /* the test answers AA_RESOLVE itself */
 };
 
 static uint32_t fixed_rand(void *arg)
@@ -33,31 +37,6 @@ static void setup(struct h *h, int n_servers)
 	agent_init(&h->a, &c, NULL);
 }
 
-static void ev(struct h *h, enum agent_ev_kind kind, enum sip_result res, int status)
-{
-	struct agent_event e = { .kind = kind, .result = res, .status = status,
-				 .phrase = "x", .expires = 3600, .target = "192.0.2.1:5060" };
-	agent_step(&h->a, &e, h->now, &h->out);
-}
-
-static void ev_retry_after(struct h *h, int status, int retry_after)
-{
-	struct agent_event e = { .kind = AE_REG, .result = SIP_RES_5XX, .status = status,
-				 .phrase = "x", .retry_after = retry_after, .target = "t" };
-	agent_step(&h->a, &e, h->now, &h->out);
-}
-
-/* Move the clock to timer T's deadline and fire it. */
-static int fire(struct h *h, enum agent_timer t)
-{
-	if (!h->a.deadline[t])
-		return -1;
-	h->now = h->a.deadline[t];
-	struct agent_event e = { .kind = AE_TIMER, .timer = t };
-	agent_step(&h->a, &e, h->now, &h->out);
-	return 0;
-}
-
 static const struct agent_action *find(const struct h *h, enum agent_act_kind k)
 {
 	for (int i = 0; i < h->out.n; i++)
@@ -72,6 +51,58 @@ static const struct agent_action *find_pub(const struct h *h, enum agent_pub p)
 		if (h->out.v[i].kind == AA_PUBLISH && h->out.v[i].pub == p)
 			return &h->out.v[i];
 	return NULL;
+}
+
+/* Step E the way line.c does: addr_left from the (simulated) address list
+ * of h->n_addrs entries; an AA_RESOLVE is answered at once (as for a
+ * literal or a cached name) unless h->manual_dns, and its outcome's actions
+ * are appended to h->out. */
+static void step(struct h *h, struct agent_event *e)
+{
+	int n = h->n_addrs ? h->n_addrs : 1;
+	e->addr_left = n - 1 - h->idx;
+	agent_step(&h->a, e, h->now, &h->out);
+	bool resolve = false;
+	for (int i = 0; i < h->out.n; i++) {
+		if (h->out.v[i].kind == AA_NEXT_ADDRESS && h->idx < n - 1)
+			h->idx++;
+		if (h->out.v[i].kind == AA_RESOLVE) {
+			h->idx = 0;
+			resolve = true;
+		}
+	}
+	if (!resolve || h->manual_dns)
+		return;
+	struct agent_actions more;
+	struct agent_event r = { .kind = AE_RESOLVED, .result = SIP_RES_OK, .addr_left = n - 1 };
+	agent_step(&h->a, &r, h->now, &more);
+	for (int i = 0; i < more.n && h->out.n < AGENT_ACTIONS_MAX; i++)
+		h->out.v[h->out.n++] = more.v[i];
+}
+
+static void ev(struct h *h, enum agent_ev_kind kind, enum sip_result res, int status)
+{
+	struct agent_event e = { .kind = kind, .result = res, .status = status,
+				 .phrase = "x", .expires = 3600, .target = "192.0.2.1:5060" };
+	step(h, &e);
+}
+
+static void ev_retry_after(struct h *h, int status, int retry_after)
+{
+	struct agent_event e = { .kind = AE_REG, .result = SIP_RES_5XX, .status = status,
+				 .phrase = "x", .retry_after = retry_after, .target = "t" };
+	step(h, &e);
+}
+
+/* Move the clock to timer T's deadline and fire it. */
+static int fire(struct h *h, enum agent_timer t)
+{
+	if (!h->a.deadline[t])
+		return -1;
+	h->now = h->a.deadline[t];
+	struct agent_event e = { .kind = AE_TIMER, .timer = t };
+	step(h, &e);
+	return 0;
 }
 
 /* REGISTER went to server I in the last step. */
@@ -117,8 +148,8 @@ TEST(test_A2_primary_timeout_switches_to_backup_at_once)
 	ev(&h, AE_START, 0, 0);
 	ev(&h, AE_REG, SIP_RES_TIMEOUT, 408);
 	CHECK(registered_to(&h, 1));
-	CHECK(find(&h, AA_REGISTER)->fresh);
 	CHECK(find(&h, AA_ABANDON));
+	CHECK(find(&h, AA_RESOLVE)); /* a new server: its next hop from the first address */
 	const struct agent_action *p = find_pub(&h, AP_FAILOVER);
 	CHECK(p && p->server == 0 && p->to == 1);
 	CHECK_INT(h.a.failovers, 1);
@@ -233,7 +264,7 @@ TEST(test_A4_4xx_unregisters_then_registers_again)
 	CHECK_INT(h.a.state, AG_UNREGISTERING);
 	ev(&h, AE_UNREG, SIP_RES_OK, 200);
 	CHECK(registered_to(&h, 0));
-	CHECK(!find(&h, AA_REGISTER)->fresh);
+	CHECK(!find(&h, AA_ABANDON) && !find(&h, AA_RESOLVE)); /* same binding, same address */
 	ev(&h, AE_REG, SIP_RES_OK, 200);
 	CHECK_INT(h.a.state, AG_REGISTERED);
 	CHECK_INT(h.a.server, 0);
@@ -317,7 +348,7 @@ TEST(test_A6_A7_options_failure_reregisters_same_server_first)
 	CHECK(find(&h, AA_OPTIONS));
 	ev(&h, AE_OPTIONS, SIP_RES_UNREACHABLE, 503);
 	CHECK(registered_to(&h, 0));
-	CHECK(!find(&h, AA_REGISTER)->fresh);
+	CHECK(!find(&h, AA_ABANDON) && !find(&h, AA_RESOLVE)); /* same binding, same address */
 	CHECK(!find_pub(&h, AP_FAILOVER));
 	ev(&h, AE_REG, SIP_RES_OK, 200); /* the server is fine after all */
 	CHECK_INT(h.a.state, AG_REGISTERED);
@@ -490,11 +521,11 @@ TEST(test_idle_false_defers_failback_until_the_call_ends)
 	struct h h;
 	up_on_backup(&h);
 	struct agent_event busy = { .kind = AE_IDLE, .idle = false };
-	agent_step(&h.a, &busy, h.now, &h.out);
+	step(&h, &busy);
 	CHECK(fire(&h, AT_FAILBACK) == 0);
 	CHECK(!find(&h, AA_PROBE));
 	struct agent_event idle = { .kind = AE_IDLE, .idle = true };
-	agent_step(&h.a, &idle, h.now, &h.out);
+	step(&h, &idle);
 	CHECK(find(&h, AA_PROBE));
 	return 0;
 }
@@ -504,9 +535,9 @@ TEST(test_force_failover_moves_on_and_releases_the_old_binding)
 	struct h h;
 	up_on_primary(&h, 2);
 	struct agent_event f = { .kind = AE_FORCE_FAILOVER };
-	agent_step(&h.a, &f, h.now, &h.out);
-	const struct agent_action *x = find(&h, AA_REGISTER);
-	CHECK(x && x->server == 1 && x->fresh && x->release_old);
+	step(&h, &f);
+	const struct agent_action *x = find(&h, AA_REGISTER), *y = find(&h, AA_ABANDON);
+	CHECK(x && x->server == 1 && y && y->release_old);
 	CHECK(find_pub(&h, AP_FAILOVER));
 	CHECK_INT(h.a.failovers, 1);
 	return 0;
@@ -541,5 +572,127 @@ TEST(test_disabled_line_does_nothing)
 	ev(&h, AE_START, 0, 0);
 	CHECK_INT(h.a.state, AG_DISABLED);
 	CHECK_INT(h.out.n, 0);
+	return 0;
+}
+
+/* ---- SPEC B: the next hop's addresses under the agent ---- */
+
+TEST(test_B_attempt_resolves_first_then_registers)
+{
+	struct h h;
+	setup(&h, 2);
+	h.manual_dns = true;
+	ev(&h, AE_START, 0, 0);
+	const struct agent_action *x = find(&h, AA_RESOLVE);
+	CHECK(x && x->server == 0);
+	CHECK(!find(&h, AA_REGISTER));
+	CHECK_INT(h.a.state, AG_RESOLVING);
+	CHECK_INT(h.a.deadline[AT_BUDGET], 0);
+	struct agent_event r = { .kind = AE_RESOLVED, .result = SIP_RES_OK, .addr_left = 1 };
+	agent_step(&h.a, &r, h.now, &h.out);
+	CHECK(registered_to(&h, 0));
+	CHECK_INT(h.a.state, AG_REGISTERING);
+	CHECK(h.a.deadline[AT_BUDGET] > h.now);
+	/* a late answer for an attempt that is over changes nothing */
+	agent_step(&h.a, &r, h.now, &h.out);
+	CHECK_INT(h.out.n, 0);
+	return 0;
+}
+
+TEST(test_B_dns_failure_is_a_registration_failure)
+{
+	struct h h;
+	setup(&h, 2);
+	h.manual_dns = true;
+	ev(&h, AE_START, 0, 0);
+	struct agent_event r = { .kind = AE_RESOLVED, .result = SIP_RES_INTERNAL,
+				 .phrase = "sip1.example: NXDOMAIN" };
+	agent_step(&h.a, &r, h.now, &h.out);
+	const struct agent_action *p = find_pub(&h, AP_FAILOVER);
+	CHECK(p && p->server == 0 && p->to == 1); /* SPEC A.2 */
+	CHECK(strstr(p->reason, "NXDOMAIN"));
+	CHECK(find(&h, AA_RESOLVE) && find(&h, AA_RESOLVE)->server == 1);
+	CHECK(!find(&h, AA_NEXT_ADDRESS));
+	return 0;
+}
+
+TEST(test_B4_failure_walks_the_addresses_before_the_server_fails)
+{
+	struct h h;
+	setup(&h, 2);
+	h.n_addrs = 3;
+	ev(&h, AE_START, 0, 0);
+	CHECK(registered_to(&h, 0));
+	ev(&h, AE_REG, SIP_RES_UNREACHABLE, 503);  /* ICMP from the first address */
+	CHECK(find(&h, AA_NEXT_ADDRESS) && find(&h, AA_ABANDON));
+	CHECK(find_pub(&h, AP_ADDRESS));
+	CHECK(!find_pub(&h, AP_FAILOVER));
+	CHECK(registered_to(&h, 0));
+	CHECK_INT(h.idx, 1);
+	CHECK(fire(&h, AT_BUDGET) == 0);         /* the second is silent */
+	CHECK(find(&h, AA_NEXT_ADDRESS) && registered_to(&h, 0));
+	CHECK_INT(h.idx, 2);
+	CHECK_INT(h.a.failovers, 0);
+	ev(&h, AE_REG, SIP_RES_5XX, 500);         /* the last one fails too */
+	CHECK(find(&h, AA_NEXT_ADDRESS));        /* the list is used up ... */
+	CHECK(!find_pub(&h, AP_ADDRESS));
+	const struct agent_action *p = find_pub(&h, AP_FAILOVER);
+	CHECK(p && p->server == 0 && p->to == 1);
+	CHECK(find(&h, AA_RESOLVE));             /* the backup from its first address */
+	CHECK_INT(h.idx, 0);
+	CHECK_INT(h.a.failovers, 1);
+	return 0;
+}
+
+TEST(test_B4_last_server_gets_the_full_timer_only_on_its_last_address)
+{
+	struct h h;
+	setup(&h, 1);
+	h.n_addrs = 2;
+	ev(&h, AE_START, 0, 0);
+	CHECK(h.a.deadline[AT_BUDGET] > h.now); /* another address follows */
+	CHECK(fire(&h, AT_BUDGET) == 0);
+	CHECK(find(&h, AA_NEXT_ADDRESS) && registered_to(&h, 0));
+	CHECK_INT(h.a.deadline[AT_BUDGET], 0);  /* 64*T1 (SPEC C) */
+	ev(&h, AE_REG, SIP_RES_TIMEOUT, 408);
+	CHECK(find_pub(&h, AP_ERROR));           /* timer 2 of SPEC A.2 */
+	CHECK_INT(h.a.state, AG_WAITING);
+	CHECK(fire(&h, AT_RETRY) == 0);
+	CHECK(find(&h, AA_RESOLVE));             /* B.4: resolved again, from the first */
+	CHECK_INT(h.idx, 0);
+	return 0;
+}
+
+TEST(test_B_affinity_heartbeat_miss_reregisters_through_the_same_address)
+{
+	struct h h;
+	setup(&h, 2);
+	h.n_addrs = 2;
+	ev(&h, AE_START, 0, 0);
+	ev(&h, AE_REG, SIP_RES_OK, 200);
+	CHECK(fire(&h, AT_HEARTBEAT) == 0);
+	CHECK(fire(&h, AT_HB_ANSWER) == 0);
+	CHECK(registered_to(&h, 0));
+	CHECK(!find(&h, AA_RESOLVE) && !find(&h, AA_NEXT_ADDRESS) && !find(&h, AA_ABANDON));
+	CHECK_INT(h.idx, 0);
+	/* only when that REGISTER fails does the walk move on */
+	ev(&h, AE_REG, SIP_RES_TIMEOUT, 408);
+	CHECK(find(&h, AA_NEXT_ADDRESS));
+	CHECK_INT(h.idx, 1);
+	return 0;
+}
+
+TEST(test_B_stop_while_resolving_is_immediate)
+{
+	struct h h;
+	setup(&h, 2);
+	h.manual_dns = true;
+	ev(&h, AE_START, 0, 0);
+	ev(&h, AE_STOP, 0, 0);
+	CHECK(find(&h, AA_STOPPED));
+	CHECK(!find(&h, AA_UNREGISTER));
+	struct agent_event r = { .kind = AE_RESOLVED, .result = SIP_RES_OK };
+	agent_step(&h.a, &r, h.now, &h.out);
+	CHECK(!find(&h, AA_REGISTER));
 	return 0;
 }

@@ -1,0 +1,222 @@
+/* addrlist.c - a line's next hop and the walk over its addresses (SPEC B.2-B.5); pure. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "addrlist.h"
+
+void addrlist_init(struct addrlist *al, char *const *proxies, int n_proxies)
+{
+	memset(al, 0, sizeof *al);
+	al->proxies = proxies;
+	al->n_proxies = n_proxies > 0 ? n_proxies : 0;
+	al->proxy = al->n_proxies ? 0 : -1;
+	al->idx = -1;
+}
+
+int addrlist_split_hostport(const char *s, char *host, size_t size, int *port)
+{
+	const char *end, *colon;
+	*port = 0;
+	if (!s || !*s)
+		return -1;
+	if (s[0] == '[') {
+		end = strchr(s, ']');
+		if (!end || (size_t)(end - s - 1) >= size)
+			return -1;
+		memcpy(host, s + 1, (size_t)(end - s - 1));
+		host[end - s - 1] = '\0';
+		colon = end[1] == ':' ? end + 1 : NULL;
+		if (!colon && end[1])
+			return -1;
+	} else {
+		colon = strchr(s, ':');
+		size_t n = colon ? (size_t)(colon - s) : strlen(s);
+		if (n == 0 || n >= size)
+			return -1;
+		memcpy(host, s, n);
+		host[n] = '\0';
+	}
+	if (colon) {
+		char *e;
+		long p = strtol(colon + 1, &e, 10);
+		if (*e || p < 1 || p > 65535)
+			return -1;
+		*port = (int)p;
+	}
+	return 0;
+}
+
+void addrlist_format(char *buf, size_t size, const struct resolver_addr *a)
+{
+	if (strchr(a->ip, ':'))
+		snprintf(buf, size, "[%s]:%d", a->ip, a->port);
+	else
+		snprintf(buf, size, "%s:%d", a->ip, a->port);
+}
+
+static void forget(struct addrlist *al)
+{
+	al->have = false;
+	al->exhausted = false;
+	al->idx = -1;
+	memset(&al->ans, 0, sizeof al->ans);
+}
+
+/* Point the list at NAME:PORT/TP; a different name loses the old addresses. */
+static void set_name(struct addrlist *al, const char *name, int port, enum conf_transport tp)
+{
+	if (strcmp(al->name, name) == 0 && al->port == port && al->tp == tp)
+		return;
+	snprintf(al->name, sizeof al->name, "%s", name);
+	al->port = port;
+	al->tp = tp;
+	forget(al);
+}
+
+/* The current proxy's name; a malformed entry (config refuses those) is
+ * looked up as written and fails like a name that does not resolve. */
+static void use_proxy(struct addrlist *al, enum conf_transport tp)
+{
+	char host[ADDRLIST_NAME_MAX];
+	int port;
+	if (addrlist_split_hostport(al->proxies[al->proxy], host, sizeof host, &port) != 0) {
+		snprintf(host, sizeof host, "%s", al->proxies[al->proxy]);
+		port = 0;
+	}
+	set_name(al, host, port, tp);
+}
+
+enum al_verdict addrlist_begin(struct addrlist *al, const struct conf_server *sv, int64_t now)
+{
+	if (al->n_proxies) {
+		/* RFC 3261 8.1.2: a preloaded Route names the server; the proxy
+		 * resolves it. */
+		if (strchr(sv->host, ':'))
+			snprintf(al->route, sizeof al->route, "[%s]", sv->host);
+		else
+			snprintf(al->route, sizeof al->route, "%s", sv->host);
+		if (sv->port) {
+			size_t n = strlen(al->route);
+			snprintf(al->route + n, sizeof al->route - n, ":%d", sv->port);
+		}
+		use_proxy(al, sv->transport);
+	} else {
+		al->route[0] = '\0';
+		set_name(al, sv->host, sv->port, sv->transport);
+	}
+	if (!al->have || al->ans.n == 0 || al->exhausted || (al->ans.expires && al->ans.expires <= now &&
+							   !addrlist_is_literal(al)))
+		return AL_LOOKUP;
+	al->idx = 0;
+	return AL_USE;
+}
+
+struct resolver_key addrlist_key(const struct addrlist *al)
+{
+	struct resolver_key k = { .name = al->name, .port = al->port, .tp = al->tp };
+	return k;
+}
+
+static int find(const struct resolver_answer *ans, const char *addr)
+{
+	char buf[64];
+	for (int i = 0; i < ans->n; i++) {
+		addrlist_format(buf, sizeof buf, &ans->v[i]);
+		if (strcmp(buf, addr) == 0)
+			return i;
+	}
+	return -1;
+}
+
+enum al_verdict addrlist_resolved(struct addrlist *al, const struct resolver_answer *ans)
+{
+	if (ans->n > 0) {
+		al->ans = *ans;
+		al->have = true;
+		al->exhausted = false;
+		al->proxies_failed = 0;
+		al->idx = 0;
+		if (al->prefer[0]) {
+			/* Restart: begin where the binding was, if that address is
+			 * still one of the name's. */
+			int i = find(&al->ans, al->prefer);
+			if (i > 0)
+				al->idx = i;
+			al->prefer[0] = '\0';
+		}
+		return AL_USE;
+	}
+	/* Keep the error for status. */
+	al->ans.status = ans->status;
+	snprintf(al->ans.error, sizeof al->ans.error, "%s", ans->error);
+	if (al->n_proxies && ++al->proxies_failed < al->n_proxies) {
+		/* SPEC B.5: the next proxy, wrapping after the last. */
+		al->proxy = (al->proxy + 1) % al->n_proxies;
+		use_proxy(al, al->tp);
+		return AL_LOOKUP;
+	}
+	if (al->n_proxies) {
+		/* Every proxy failed once: this attempt fails; the next one
+		 * starts with the proxy after this one. */
+		al->proxies_failed = 0;
+		al->proxy = (al->proxy + 1) % al->n_proxies;
+		use_proxy(al, al->tp);
+	}
+	return AL_FAILED;
+}
+
+enum al_verdict addrlist_failed(struct addrlist *al)
+{
+	if (al->have && al->idx + 1 < al->ans.n) {
+		al->idx++;
+		return AL_USE;
+	}
+	al->exhausted = true;
+	return AL_FAILED;
+}
+
+void addrlist_refreshed(struct addrlist *al, const struct resolver_answer *ans)
+{
+	if (ans->n == 0) {
+		al->ans.status = ans->status;
+		al->ans.expires = ans->expires;
+		snprintf(al->ans.error, sizeof al->ans.error, "%s", ans->error);
+		return;
+	}
+	char cur[64] = "";
+	if (addrlist_current(al))
+		addrlist_format(cur, sizeof cur, addrlist_current(al));
+	al->ans = *ans;
+	al->have = true;
+	/* An address in use that is gone from the name stays in use (a
+	 * working registration is not disturbed): idx -1, and a failure
+	 * there walks on from the new list's first address. */
+	al->idx = cur[0] ? find(&al->ans, cur) : -1;
+}
+
+void addrlist_adopt(struct addrlist *al, const char *addr)
+{
+	if (al->have)
+		al->idx = find(&al->ans, addr);
+}
+
+const struct resolver_addr *addrlist_current(const struct addrlist *al)
+{
+	if (!al->have || al->idx < 0 || al->idx >= al->ans.n)
+		return NULL;
+	return &al->ans.v[al->idx];
+}
+
+int addrlist_left(const struct addrlist *al)
+{
+	if (!al->have)
+		return 0;
+	int left = al->ans.n - (al->idx + 1);
+	return left > 0 ? left : 0;
+}
+
+bool addrlist_is_literal(const struct addrlist *al)
+{
+	return resolver_is_literal(al->name);
+}

@@ -1,0 +1,80 @@
+/* addrlist.h - a line's next hop (SPEC B): which name it goes to (the
+ * current server, or the current outbound proxy), that name's addresses in
+ * order, and the cursor over them. Pure: no I/O, no clock; the line feeds it
+ * resolver answers and failures, and it says what to do next. */
+#ifndef SIPUAD_ADDRLIST_H
+#define SIPUAD_ADDRLIST_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "resolver.h"
+
+#define ADDRLIST_NAME_MAX 256
+
+/* What the line does next. */
+enum al_verdict {
+	AL_USE,        /* send through addrlist_current() */
+	AL_LOOKUP,     /* look the key up (the name changed, or its answer ran out) */
+	AL_FAILED,     /* nothing to send to: every proxy failed to resolve (SPEC B.5) */
+};
+
+struct addrlist {
+	/* configuration */
+	char *const *proxies;       /* outbound proxies as configured, or NULL */
+	int n_proxies;
+	/* the name the list is for */
+	int proxy;                  /* current proxy (SPEC B.5); -1 without proxies */
+	int proxies_failed;         /* resolution failures in a row since the last success */
+	char name[ADDRLIST_NAME_MAX];
+	int port;                   /* 0: SRV */
+	enum conf_transport tp;
+	char route[ADDRLIST_NAME_MAX + 32]; /* with proxies: the server to preload as Route */
+	/* its addresses */
+	struct resolver_answer ans; /* n = 0: none yet */
+	bool have;                  /* ans belongs to name/port/tp */
+	int idx;                    /* address in use; -1: none (or not in a refreshed list) */
+	bool exhausted;             /* every address failed: resolve again first (SPEC B.4) */
+	char prefer[64];            /* "IP:PORT" to start from (restored), "" none */
+};
+
+void addrlist_init(struct addrlist *al, char *const *proxies, int n_proxies);
+
+/* A registration attempt from the first address towards server SV: which
+ * name that is (SV's own, or the current proxy with a Route to SV).
+ * AL_LOOKUP when the name's answer is missing, expired at NOW, or was used
+ * up (B.4: after the last address, resolve again); else AL_USE at index 0. */
+enum al_verdict addrlist_begin(struct addrlist *al, const struct conf_server *sv, int64_t now);
+/* The key addrlist_begin() chose, for the resolver. */
+struct resolver_key addrlist_key(const struct addrlist *al);
+/* An answer to AL_LOOKUP (fresh, or stale last-good, or empty). Empty with
+ * proxies: the next proxy (B.5) -> AL_LOOKUP again, until every proxy has
+ * failed once -> AL_FAILED; empty without proxies -> AL_FAILED. Else AL_USE. */
+enum al_verdict addrlist_resolved(struct addrlist *al, const struct resolver_answer *ans);
+/* The request through the current address failed: AL_USE at the next
+ * address, or AL_FAILED when it was the last (the list is marked used up). */
+enum al_verdict addrlist_failed(struct addrlist *al);
+/* A background re-resolution (TTL ran out) for the current name: the list
+ * is replaced, the address in use stays in use (affinity), its index
+ * follows it into the new list (or -1 if it is gone from it). An empty
+ * answer changes nothing but the expiry and the error. */
+void addrlist_refreshed(struct addrlist *al, const struct resolver_answer *ans);
+/* The line now uses address "IP:PORT" (e.g. adopted from the failback
+ * probe): point the cursor at it. */
+void addrlist_adopt(struct addrlist *al, const char *addr);
+
+/* NULL when no address is in use. */
+const struct resolver_addr *addrlist_current(const struct addrlist *al);
+/* Addresses after the current one in the list. */
+int addrlist_left(const struct addrlist *al);
+/* True when the name is a literal: nothing to re-resolve. */
+bool addrlist_is_literal(const struct addrlist *al);
+
+/* "host[:port]" or "[v6][:port]" -> HOST (brackets removed), *PORT (0 if
+ * none). -1 if malformed. */
+int addrlist_split_hostport(const char *s, char *host, size_t size, int *port);
+/* "IP:PORT" with IPv6 in brackets. */
+void addrlist_format(char *buf, size_t size, const struct resolver_addr *a);
+
+#endif
