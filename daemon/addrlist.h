@@ -71,6 +71,13 @@ int addrlist_left(const struct addrlist *al);
 /* True when the name is a literal: nothing to re-resolve. */
 bool addrlist_is_literal(const struct addrlist *al);
 
+/* RFC 2782: the order to use N SRV records of PRIO and WEIGHT in: lowest
+ * priority first; within a priority, a weighted random order (RAND returns
+ * uniform 0..UINT32_MAX), so a fleet spreads over equal-priority servers as
+ * the zone says. ORDER gets record indices. */
+void addrlist_order_srv(const unsigned *prio, const unsigned *weight, int n, int *order,
+			uint32_t (*rand)(void *arg), void *rand_arg);
+
 /* "host[:port]" or "[v6][:port]" -> HOST (brackets removed), *PORT (0 if
  * none). -1 if malformed. */
 int addrlist_split_hostport(const char *s, char *host, size_t size, int *port);

@@ -12,6 +12,7 @@
 #include <sofia-sip/su_wait.h>
 #include <sofia-sip/sresolv.h>
 
+#include "addrlist.h"
 #include "log.h"
 #include "loop.h"
 #include "resolver.h"
@@ -321,46 +322,25 @@ static void note_error(struct lookup *lk, int status)
 		lk->status = status;
 }
 
-/* RFC 2782: lowest priority first; within one priority a weighted random
- * order, so a fleet spreads over equal-priority servers as the zone says. */
+static uint32_t rand_cb(void *arg)
+{
+	(void)arg;
+	return (uint32_t)random() ^ ((uint32_t)random() << 16);
+}
+
 static void order_srv(struct target *t, int n)
 {
-	for (int i = 1; i < n; i++) { /* stable insertion sort by priority */
-		struct target x = t[i];
-		int j = i - 1;
-		while (j >= 0 && t[j].prio > x.prio) {
-			t[j + 1] = t[j];
-			j--;
-		}
-		t[j + 1] = x;
+	unsigned prio[RESOLVER_ADDRS_MAX] = { 0 }, weight[RESOLVER_ADDRS_MAX] = { 0 };
+	int order[RESOLVER_ADDRS_MAX] = { 0 };
+	struct target copy[RESOLVER_ADDRS_MAX];
+	for (int i = 0; i < n; i++) {
+		prio[i] = t[i].prio;
+		weight[i] = t[i].weight;
+		copy[i] = t[i];
 	}
-	for (int i = 0; i < n;) {
-		int end = i;
-		while (end < n && t[end].prio == t[i].prio)
-			end++;
-		for (int k = i; k < end - 1; k++) {
-			unsigned long sum = 0;
-			for (int m = k; m < end; m++)
-				sum += t[m].weight;
-			int pick = k;
-			if (sum > 0) {
-				unsigned long r = (unsigned long)random() % (sum + 1), run = 0;
-				for (int m = k; m < end; m++) {
-					run += t[m].weight;
-					if (run >= r) {
-						pick = m;
-						break;
-					}
-				}
-			}
-			if (pick != k) {
-				struct target x = t[pick];
-				t[pick] = t[k];
-				t[k] = x;
-			}
-		}
-		i = end;
-	}
+	addrlist_order_srv(prio, weight, n, order, rand_cb, NULL);
+	for (int i = 0; i < n; i++)
+		t[i] = copy[order[i]];
 }
 
 static void finish(struct lookup *lk);
