@@ -5,6 +5,7 @@
 #   source "$(dirname "$0")/lib.sh"
 #   fx_init                      # temp dir + cleanup trap; call first
 #   kam_start a 127.0.0.2        # registrar "a" on 127.0.0.2:5060 udp+tcp
+#   kam_start_proxy p 127.0.0.4  # loose-routing outbound proxy "p" (SPEC B)
 #   ...
 #   pass
 #
@@ -32,6 +33,7 @@
 FX_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 FX_SIPP_DIR=$FX_LIB_DIR/sipp
 FX_KAM_TEMPLATE=$FX_LIB_DIR/kamailio.cfg.in
+FX_KAM_PROXY_TEMPLATE=$FX_LIB_DIR/kamailio-proxy.cfg.in
 FX_KAMAILIO=${FX_KAMAILIO:-kamailio}
 FX_KAMCMD=${FX_KAMCMD:-kamcmd}
 FX_KAM_PORT=${FX_KAM_PORT:-5060}
@@ -310,6 +312,13 @@ fx_tcp_listening() {
 
 fx__udp_closed() { ! fx_udp_listening "$1" "$2"; }
 
+# fx_udp_recvq IP PORT: prints the bytes waiting in the receive queue of the
+# UDP socket bound to IP:PORT (what a paused server has not read yet; summed
+# over sockets), nothing if none is bound.
+fx_udp_recvq() {
+	ss -Hlun "src $1:$2" 2>/dev/null | awk '{ n += $2; f = 1 } END { if (f) print n }'
+}
+
 # ---------------------------------------------------------------- kamailio
 
 # Per instance NAME, $FX_DIR/kam/NAME/ holds kamailio.cfg, kamailio.log,
@@ -354,28 +363,58 @@ kam_rpc() {
 
 # kam_start NAME IP [PASSWORD] [PORT]: starts a Kamailio registrar NAME on
 # IP:PORT (udp and tcp; PORT defaults to $FX_KAM_PORT = 5060; PASSWORD, the
-# digest password of every user, to $FX_KAM_PASSWORD = s3cr3t-pw). kamailio
+# digest password of every user, to $FX_KAM_PASSWORD = s3cr3t-pw; an empty
+# PASSWORD means the default too). kamailio
 # runs in the foreground (-DD -E) under setsid, so it leads its own process
 # group. Waits (bounded, $FX_KAM_START_TIMEOUT s) until the udp and tcp
 # sockets are bound and `kamcmd core.uptime` answers; on failure prints the
 # log tail and returns 1. Restarting a stopped NAME reuses its dir (the log
 # is appended to; the location table starts empty).
 kam_start() {
-	local name=$1 ip=$2 pw=${3:-$FX_KAM_PASSWORD} port=${4:-$FX_KAM_PORT}
+	local pw=${3:-$FX_KAM_PASSWORD}
+	fx__kam_launch kam_start "$1" "$2" "${4:-$FX_KAM_PORT}" "$FX_KAM_TEMPLATE" \
+		-e "s|@PASSWORD@|$pw|g"
+}
+
+# kam_start_proxy NAME IP [PORT]: starts a Kamailio outbound proxy NAME on
+# IP:PORT (udp and tcp, PORT defaults to $FX_KAM_PORT) from
+# kamailio-proxy.cfg.in: a transaction-stateful loose router that relays
+# every request with a Route header to the next hop the Route names (a
+# preloaded Route <sip:REGISTRAR;lr>, as sipuad sends it, is followed) and
+# answers a request without Route with 404. It answers nothing itself but
+# errors. Its log has one line "relay METHOD R-URI to NEXT-HOP (from IP:PORT)"
+# per relayed request and "reply CODE REASON to METHOD from IP:PORT" per
+# response it relays back. Started, waited for and stopped like a registrar:
+# kam_stop, kam_kill, kam_pause, kam_resume, kam_running, kam_addr, kam_log,
+# kam_rpc and fx_cleanup work on it (kam_contacts and kam_force do not: it
+# has no location table and no knobs).
+kam_start_proxy() {
+	fx__kam_launch kam_start_proxy "$1" "$2" "${3:-$FX_KAM_PORT}" "$FX_KAM_PROXY_TEMPLATE"
+}
+
+# fx__kam_launch WHO NAME IP PORT TEMPLATE [SED_ARGS...]: the common part of
+# kam_start and kam_start_proxy (WHO names the caller in messages): renders
+# TEMPLATE into $FX_DIR/kam/NAME/kamailio.cfg (@NAME@, @IP@, @PORT@,
+# @RUNDIR@, @CTL_SOCK@, plus whatever SED_ARGS replace), starts kamailio in
+# its own process group and waits until it answers.
+fx__kam_launch() {
+	local who=$1 name=$2 ip=$3 port=$4 tmpl=$5
 	local d pid pgid jc=0 ok=0
+	shift 5
 	d=$(fx__kam_dir "$name") || return 1
 	[[ $ip =~ ^127\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}$ ]] ||
-		{ echo "kam_start $name: '$ip' is not a loopback IPv4 address" >&2; return 1; }
+		{ echo "$who $name: '$ip' is not a loopback IPv4 address" >&2; return 1; }
 	if ! [[ $port =~ ^[0-9]{1,5}$ ]] || ((port < 1 || port > 65535)); then
-		echo "kam_start $name: bad port '$port'" >&2
+		echo "$who $name: bad port '$port'" >&2
 		return 1
 	fi
+	[[ -r $tmpl ]] || { echo "$who $name: no template '$tmpl'" >&2; return 1; }
 	if [[ -s $d/pgid ]] && fx_group_alive "$(cat "$d/pgid")"; then
-		echo "kam_start $name: already running" >&2
+		echo "$who $name: already running" >&2
 		return 1
 	fi
 	if fx_udp_listening "$ip" "$port" || fx_tcp_listening "$ip" "$port"; then
-		echo "kam_start $name: $ip:$port is already in use (a leftover instance? someone else's? FX_IP_PREFIX=127.0.9. moves the test to other addresses):" >&2
+		echo "$who $name: $ip:$port is already in use (a leftover instance? someone else's? FX_IP_PREFIX=127.0.9. moves the test to other addresses):" >&2
 		ss -Hlnpu "src $ip:$port" >&2
 		ss -Hlnpt "src $ip:$port" >&2
 		return 1
@@ -384,10 +423,10 @@ kam_start() {
 	rm -f "$d/ctl.sock" "$d/kamailio.pid" "$d/pgid"
 	sed -e "s|@NAME@|$name|g" -e "s|@IP@|$ip|g" -e "s|@PORT@|$port|g" \
 		-e "s|@RUNDIR@|$d/run|g" -e "s|@CTL_SOCK@|$d/ctl.sock|g" \
-		-e "s|@PASSWORD@|$pw|g" "$FX_KAM_TEMPLATE" >"$d/kamailio.cfg" || return 1
+		"$@" "$tmpl" >"$d/kamailio.cfg" || return 1
 	echo "$ip" >"$d/ip"
 	echo "$port" >"$d/port"
-	echo "===== kam_start $name $ip:$port at $(date '+%T.%N') =====" >>"$d/kamailio.log"
+	echo "===== $who $name $ip:$port at $(date '+%T.%N') =====" >>"$d/kamailio.log"
 
 	# Without job control, `cmd &` stays in our process group, so setsid(1)
 	# need not fork: $! is kamailio's main process and leads the new group.
@@ -414,14 +453,14 @@ kam_start() {
 		local ppid
 		ppid=$(cat "$d/kamailio.pid" 2>/dev/null)
 		if [[ $ppid != "$pgid" ]]; then
-			echo "kam_start $name: warning: pidfile says '$ppid', process group is $pgid" >&2
+			echo "$who $name: warning: pidfile says '$ppid', process group is $pgid" >&2
 		fi
 		return 0
 	fi
 	if fx_group_alive "$pgid"; then
-		echo "kam_start $name: not answering after ${FX_KAM_START_TIMEOUT}s on $ip:$port" >&2
+		echo "$who $name: not answering after ${FX_KAM_START_TIMEOUT}s on $ip:$port" >&2
 	else
-		echo "kam_start $name: kamailio exited during start-up" >&2
+		echo "$who $name: kamailio exited during start-up" >&2
 	fi
 	fx_stop_group "$pgid" 2 >/dev/null 2>&1
 	rm -f "$d/pgid"
@@ -481,7 +520,7 @@ kam_running() {
 # kam_force NAME VAR VALUE: sets a test knob of the registrar at run time
 # (see kamailio.cfg.in): reg_code (0 normal, >0 answer REGISTER with this
 # code, -1 drop REGISTER), opt_code (same for OPTIONS), min_exp (Min-Expires
-# of a forced 423).
+# of a forced 423), log_opt (1: log every OPTIONS, see kam_count_options).
 kam_force() {
 	# `--`: kamcmd would take a negative value (-1: drop) for an option.
 	kam_rpc "$1" pv.shvSet "$2" int -- "$3" >/dev/null
@@ -502,7 +541,8 @@ kam_force() {
 #             ...
 # (usrloc has use_domain=0: the AoR is the user part only; AOR_USER may be
 # given as user or user@domain). Returns 1 if kamcmd fails (instance down or
-# paused); no bindings is success with no output.
+# paused) or answers an error (a proxy: no usrloc); no bindings is success
+# with no output.
 kam_contacts() {
 	local name=$1 user=${2:-} out
 	user=${user%%@*}
@@ -510,6 +550,11 @@ kam_contacts() {
 		echo "kam_contacts $name: kamcmd ul.dump failed" >&2
 		return 1
 	}
+	# kamcmd exits 0 on an error reply (e.g. a proxy, which has no usrloc)
+	if [[ $out == [Ee]rror:* ]]; then
+		echo "kam_contacts $name: ${out%%$'\n'*}" >&2
+		return 1
+	fi
 	awk -v want="$user" '
 		function flush() {
 			if (addr != "" && ex != "expired" && ex != "deleted" &&
@@ -543,6 +588,41 @@ kam_has_contacts() {
 	local c
 	c=$(kam_contact_count "$1" "$2") || return 1
 	[[ $c == "$3" ]] || { echo "kam $1: $2 has $c bindings, want $3" >&2; return 1; }
+}
+
+# kam_log_count NAME ERE: prints how many lines of the instance's log (all its
+# runs: kam_start of the same NAME appends) match the extended regular
+# expression ERE. Counts are cumulative: compare a count before and after.
+kam_log_count() {
+	local f
+	f=$(kam_log "$1") || return 1
+	[[ -f $f ]] || { echo 0; return 0; }
+	grep -cE -- "$2" "$f" || true
+}
+
+# kam_count_register NAME USER [challenge|saved]: prints how many REGISTERs
+# for USER the registrar NAME processed (each transmission counts: it
+# answers statelessly), only those it challenged or saved if told. A paused
+# instance processes what queued up only after kam_resume.
+kam_count_register() {
+	local what=${3:-challenge|saved}
+	kam_log_count "$1" "REGISTER sip:${2%%@*}@[^ ]* from [^ ]*: ($what)"
+}
+
+# kam_count_options NAME [FROM_IP]: prints how many OPTIONS the registrar NAME
+# logged (from FROM_IP, if given). OPTIONS are logged only after
+# `kam_force NAME log_opt 1`.
+kam_count_options() {
+	local from='[^ ]*'
+	[[ -n ${2:-} ]] && from=${2//./\\.}
+	kam_log_count "$1" "OPTIONS [^ ]* from $from:[0-9]+\$"
+}
+
+# kam_count_relayed NAME METHOD [NEXT_HOP_ERE]: prints how many METHOD requests
+# the proxy NAME (kam_start_proxy) relayed (to a next hop matching
+# NEXT_HOP_ERE, e.g. "sip:127\\.0\\.0\\.2:5060", if given).
+kam_count_relayed() {
+	kam_log_count "$1" "relay $2 [^ ]* to ${3:-[^ ]*}[^ ]* \\(from "
 }
 
 # ---------------------------------------------------------------- sipp
@@ -584,6 +664,20 @@ sipp_register() {
 	shift 2
 	(($# > 0)) && shift
 	sipp_uac uac_register_auth "$target" -s "$user" -au "$user" -ap "$pw" "$@"
+}
+
+# sipp_register_route PROXY REGISTRAR USER [PASSWORD] [DOMAIN] [SIPP_ARGS...]:
+# REGISTER sip:DOMAIN (default $FX_DNS_DOMAIN) for USER sent to PROXY (IP or
+# IP:PORT) with a preloaded "Route: <sip:REGISTRAR;lr>" (REGISTRAR is
+# IP:PORT), as sipuad sends it through an outbound proxy; answers the digest
+# challenge (realm DOMAIN); succeeds on 200 OK.
+sipp_register_route() {
+	local proxy=$1 reg=$2 user=$3 pw=${4:-$FX_KAM_PASSWORD} dom=${5:-$FX_DNS_DOMAIN}
+	shift 3
+	(($# > 0)) && shift
+	(($# > 0)) && shift
+	sipp_uac uac_register_route "$proxy" -s "$user" -au "$user" -ap "$pw" \
+		-key domain "$dom" -key route "sip:$reg;lr" "$@"
 }
 
 # sipp_register_rejected TARGET USER PASSWORD [SIPP_ARGS...]: REGISTER with
@@ -664,17 +758,21 @@ sipuad_sanitizer_clean() {
 	fi
 }
 
-# sipuad_conf_common [T1_MS]: prints the control, storage, log and sip
-# sections every test config starts with: the test's own socket and
+# sipuad_conf_common [T1_MS] [SIP_SETTINGS]: prints the control, storage, log
+# and sip sections every test config starts with: the test's own socket and
 # database, listening on $FX_LOCAL_IP on a free port, no start spread, and
 # T1 scaled down (default 100 ms) so failures take seconds, not minutes.
+# SIP_SETTINGS, if given, is added inside the sip group (libconfig allows no
+# second sip group), e.g. for the DNS tests:
+#   sipuad_conf_common 100 "resolv_conf = \"$(dns_resolv_conf)\"; dns_timeout = 1;"
 sipuad_conf_common() {
 	cat <<EOC
 control = { socket = "${SIPUAD_SOCK:-$FX_DIR/sipuad.sock}"; mode = "0600"; };
 storage = { database = "$FX_DIR/state.db"; };
 log     = { level = "debug"; };
 sip     = { listen = "$FX_LOCAL_IP"; port = 0; transports = [ "udp", "tcp" ];
-            t1 = ${1:-100}; t2 = 4000; start_spread = 0; };
+            t1 = ${1:-100}; t2 = 4000; start_spread = 0;${2:+
+            $2} };
 EOC
 }
 
@@ -744,6 +842,26 @@ sipuad_on() {
 	jq -e --argjson i "$2" '.line.state == "registered" and .line.registered == true and
 		.line.server.index == $i' <<<"$j" >/dev/null ||
 		{ echo "line $1 is not registered on server $2: $(jq -c .line <<<"$j")" >&2; return 1; }
+}
+
+# sipuad_via LINE ADDR: succeeds if LINE is registered (state "registered"
+# and registered true) and sends through ADDR ("IP:PORT", status .address:
+# the server's address, or the outbound proxy's); for wait_for:
+# wait_for 5 "line1 registered through b" sipuad_via line1 127.0.0.3:5060.
+sipuad_via() {
+	local j
+	j=$(sipuactl_j status "$1") || return 1
+	jq -e --arg a "$2" '.line.state == "registered" and .line.registered == true and
+		.line.address == $a' <<<"$j" >/dev/null ||
+		{ echo "line $1 is not registered through $2: $(jq -c .line <<<"$j")" >&2; return 1; }
+}
+
+# sipuad_events LINE KIND: prints the line's history events of KIND, one JSON
+# object a line, oldest first.
+sipuad_events() {
+	local h
+	h=$(sipuad_history "$1") || return 1
+	jq -c --arg k "$2" 'select(.kind == $k)' <<<"$h" | tac
 }
 
 # sipuad_line_json LINE: prints the LINE object of `status LINE` on one line
