@@ -159,6 +159,7 @@ enum al_verdict addrlist_begin(struct addrlist *al, const struct conf_server *sv
 							   !addrlist_is_literal(al)))
 		return AL_LOOKUP;
 	al->idx = 0;
+	al->tried = 1;
 	return AL_USE;
 }
 
@@ -187,6 +188,7 @@ enum al_verdict addrlist_resolved(struct addrlist *al, const struct resolver_ans
 		al->exhausted = false;
 		al->proxies_failed = 0;
 		al->idx = 0;
+		al->tried = 1;
 		if (al->prefer[0]) {
 			/* Restart: begin where the binding was, if that address is
 			 * still one of the name's. */
@@ -221,12 +223,19 @@ enum al_verdict addrlist_resolved(struct addrlist *al, const struct resolver_ans
 
 enum al_verdict addrlist_failed(struct addrlist *al)
 {
-	if (al->have && al->idx + 1 < al->ans.n) {
-		al->idx++;
+	if (al->have && al->tried < al->ans.n) {
+		al->idx = (al->idx + 1) % al->ans.n;
+		al->tried++;
 		return AL_USE;
 	}
 	al->exhausted = true;
 	return AL_FAILED;
+}
+
+void addrlist_succeeded(struct addrlist *al)
+{
+	if (al->idx >= 0)
+		al->tried = 1;
 }
 
 void addrlist_refreshed(struct addrlist *al, const struct resolver_answer *ans)
@@ -246,12 +255,15 @@ void addrlist_refreshed(struct addrlist *al, const struct resolver_answer *ans)
 	 * working registration is not disturbed): idx -1, and a failure
 	 * there walks on from the new list's first address. */
 	al->idx = cur[0] ? find(&al->ans, cur) : -1;
+	al->tried = al->idx >= 0 ? 1 : 0;
 }
 
 void addrlist_adopt(struct addrlist *al, const char *addr)
 {
-	if (al->have)
+	if (al->have) {
 		al->idx = find(&al->ans, addr);
+		al->tried = al->idx >= 0 ? 1 : 0;
+	}
 }
 
 const struct resolver_addr *addrlist_current(const struct addrlist *al)
@@ -265,7 +277,7 @@ int addrlist_left(const struct addrlist *al)
 {
 	if (!al->have)
 		return 0;
-	int left = al->ans.n - (al->idx + 1);
+	int left = al->ans.n - al->tried;
 	return left > 0 ? left : 0;
 }
 

@@ -35,6 +35,9 @@ struct addrlist {
 	struct resolver_answer ans; /* n = 0: none yet */
 	bool have;                  /* ans belongs to name/port/tp */
 	int idx;                    /* address in use; -1: none (or not in a refreshed list) */
+	int tried;                  /* addresses tried since the last success or answer,
+				     * the one in use included: the walk is circular from
+				     * where it began, every address once (B.4) */
 	bool exhausted;             /* every address failed: resolve again first (SPEC B.4) */
 	char prefer[64];            /* "IP:PORT" to start from (restored), "" none */
 };
@@ -53,8 +56,13 @@ struct resolver_key addrlist_key(const struct addrlist *al);
  * failed once -> AL_FAILED; empty without proxies -> AL_FAILED. Else AL_USE. */
 enum al_verdict addrlist_resolved(struct addrlist *al, const struct resolver_answer *ans);
 /* The request through the current address failed: AL_USE at the next
- * address, or AL_FAILED when it was the last (the list is marked used up). */
+ * address not yet tried (wrapping past the end of the list: a line that
+ * moved to the second address tries the first again before giving up), or
+ * AL_FAILED when every one was tried (the list is marked used up). */
 enum al_verdict addrlist_failed(struct addrlist *al);
+/* The address in use works (a 200): a later failure walks every other
+ * address again. */
+void addrlist_succeeded(struct addrlist *al);
 /* A background re-resolution (TTL ran out) for the current name: the list
  * is replaced, the address in use stays in use (affinity), its index
  * follows it into the new list (or -1 if it is gone from it). An empty
@@ -66,7 +74,7 @@ void addrlist_adopt(struct addrlist *al, const char *addr);
 
 /* NULL when no address is in use. */
 const struct resolver_addr *addrlist_current(const struct addrlist *al);
-/* Addresses after the current one in the list. */
+/* Addresses not yet tried in this walk. */
 int addrlist_left(const struct addrlist *al);
 /* True when the name is a literal: nothing to re-resolve. */
 bool addrlist_is_literal(const struct addrlist *al);

@@ -54,8 +54,8 @@ struct agent_event {
 	int retry_after;            /* s, 0 = none */
 	const char *target;         /* "IP:PORT" the request went to */
 	bool idle;                  /* AE_IDLE */
-	/* Every event: addresses of the next hop's list after the one in use
-	 * (SPEC B.4); the runner fills it in from its address list. */
+	/* Every event: addresses of the next hop's list not yet tried in
+	 * this walk (SPEC B.4); the runner fills it in from its address list. */
 	int addr_left;
 };
 
@@ -124,7 +124,7 @@ struct agent {
 	struct agent_config cfg;
 	enum agent_state state;
 	int server;                 /* current server index */
-	int addr_left;              /* addresses after the one in use (SPEC B.4) */
+	int addr_left;              /* addresses of the next hop not yet tried (SPEC B.4) */
 	int retry_server;           /* where AT_RETRY registers */
 	struct agent_server sv[AGENT_SERVERS_MAX];
 	int64_t deadline[AT_MAX];   /* ms on the caller's clock, 0 = off */

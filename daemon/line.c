@@ -643,6 +643,8 @@ static void outcome_cb(void *ctx, const struct sip_outcome *o)
 		ev.kind = AE_PROBE;
 	} else if (o->reg == l->main) {
 		ev.kind = o->op == SIP_OP_REGISTER ? AE_REG : o->op == SIP_OP_UNREGISTER ? AE_UNREG : AE_OPTIONS;
+		if (o->op == SIP_OP_REGISTER && o->result == SIP_RES_OK)
+			addrlist_succeeded(&l->al);
 		if (o->op == SIP_OP_REGISTER && o->result == SIP_RES_OK &&
 		    o->expires > l->cl->servers[l->main_server].expires) {
 			l->learned_min = o->expires;

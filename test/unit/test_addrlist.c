@@ -122,6 +122,31 @@ TEST(test_addrlist_B4_walk_then_resolve_again)
 	return 0;
 }
 
+/* The walk is circular from where it began: a line that moved to the
+ * second address (a 200 there) tries the first again when the second
+ * fails, before the server counts as failed. */
+TEST(test_addrlist_B4_walk_wraps_after_a_success_further_down)
+{
+	struct addrlist al;
+	addrlist_init(&al, NULL, 0);
+	struct conf_server sv = server("sip.example", 5060);
+	addrlist_begin(&al, &sv, 0);
+	const char *ip[] = { "192.0.2.1", "192.0.2.2", "192.0.2.3" };
+	struct resolver_answer a = answer(3, ip, 5060, 60000);
+	addrlist_resolved(&al, &a);
+	CHECK_INT(addrlist_failed(&al), AL_USE);     /* .1 dead -> .2 */
+	addrlist_succeeded(&al);                     /* registered through .2 */
+	CHECK_INT(addrlist_left(&al), 2);
+	CHECK_INT(addrlist_failed(&al), AL_USE);     /* .2 dies -> .3 */
+	CHECK_STR(cur(&al), "192.0.2.3:5060");
+	CHECK_INT(addrlist_failed(&al), AL_USE);     /* .3 too -> .1 again */
+	CHECK_STR(cur(&al), "192.0.2.1:5060");
+	CHECK_INT(addrlist_left(&al), 0);
+	CHECK_INT(addrlist_failed(&al), AL_FAILED);  /* every one tried */
+	CHECK(al.exhausted);
+	return 0;
+}
+
 TEST(test_addrlist_expired_answer_is_looked_up_again)
 {
 	struct addrlist al;
