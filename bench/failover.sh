@@ -23,6 +23,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 export SIPUAD_BIN=$BUILD/sipuad SIPUACTL_BIN=$BUILD/sipuactl
 FX_TEST=bench-failover
 source "$HERE/../test/integration/lib.sh"
+source "$HERE/lib.sh"
 fx_init
 
 T1=100 N=3 HB=2 FB=4
@@ -47,21 +48,6 @@ setsid "$SIPUAD_BIN" -f -c "$FX_DIR/sipuad.conf" </dev/null >>"$FX_DIR/sipuad.lo
 SIPUAD_PID=$!
 fx_track_group "$SIPUAD_PID"
 wait_for 10 "line1 registered on the primary" sipuad_on line1 0 || fail "line1 not registered"
-
-# poll_ms TIMEOUT_S CMD...: runs CMD every 50 ms until it succeeds; prints
-# the milliseconds since POLL_T0 (set by the caller right after the fault).
-poll_ms() {
-	local end=$(($(fx__now_ms) + $(fx__to_ms "$1")))
-	shift
-	while :; do
-		if "$@" >/dev/null 2>&1; then
-			echo $(($(fx__now_ms) - POLL_T0))
-			return 0
-		fi
-		(($(fx__now_ms) < end)) || return 1
-		sleep 0.05
-	done
-}
 
 # events_since MARKER: the history events newer than the event MARKER (a
 # compact JSON line, "" for none), newest first.
@@ -127,19 +113,6 @@ done
 kill -TERM "$SIPUAD_PID" 2>/dev/null
 wait_for 10 "sipuad to exit" fx__pid_dead "$SIPUAD_PID"
 
-# row LABEL BOUND_MS SAMPLES...: "label n min median max bound verdict" (s)
-row() {
-	local label=$1 bound=$2 v
-	shift 2
-	v=$(printf '%s\n' "$@" | sort -n | awk -v b="$bound" '
-		{ a[NR] = $1 }
-		END {
-			med = (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2
-			printf "%3d %7.2f %7.2f %7.2f %7.2f  %s", NR, a[1] / 1000, med / 1000,
-				a[NR] / 1000, b / 1000, (a[NR] <= b) ? "OK" : "OVER"
-		}')
-	printf '%-40s %s\n' "$label" "$v"
-}
 bound_a=$((HB * 1000 + T1 * ((1 << N) - 1) + 1000))
 bound_b=$((HB * 1000 + 1000))
 bound_c=$((FB * 1000 + 1000))
@@ -148,7 +121,7 @@ mkdir -p "$HERE/results"
 {
 	echo "# sipuad failover timing: $ROUNDS rounds on loopback, t1 = $T1 ms, retry_count $N, heartbeat $HB s, failback $FB s ($(date -u +%Y-%m-%dT%H:%M:%SZ), $(uname -m), build: $(basename "$BUILD"))"
 	echo "# seconds from the fault (or the primary's return) until status shows the line registered where it belongs; polled every 50 ms"
-	printf '%-40s %3s %7s %7s %7s %7s  %s\n' "phase" "n" "min" "median" "max" "bound" "verdict"
+	table_head
 	row "(a) primary SIGSTOPped -> on backup" "$bound_a" "${ta[@]}"
 	row "(b) primary SIGKILLed -> on backup" "$bound_b" "${tb[@]}"
 	row "(c) primary resumed -> on primary" "$bound_c" "${tcr[@]}"

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# idle.sh BUILD_DIR - the embedded budget of an idle daemon: one line
-# registered at a local Kamailio, then over SECONDS (default 10) measure the
-# daemon's wake-ups (voluntary + involuntary context switches from
-# /proc/PID/status), resident memory, threads, file descriptors, binary size
+# idle.sh BUILD_DIR - the embedded budget of an idle daemon: two lines
+# registered at a local Kamailio (one by IP literal, one by a DNS name),
+# then over SECONDS (default 10) measure the daemon's wake-ups (voluntary +
+# involuntary context switches from /proc/PID/status), resident memory, threads, file descriptors, binary size
 # and bytes written to disk. Prints a table and writes it to
 # bench/results/idle.txt. Budget: at most 1.2 wake-ups per second.
 set -u
@@ -15,11 +15,19 @@ source "$HERE/../test/integration/lib.sh"
 fx_init
 
 kam_start a "$(fx_ip 1)" || fail "kamailio did not start"
+# line2's server is a name (TTL 300 s, as a provider's zone might have):
+# the resolver must cost nothing between lookups.
+dns_set_a "reg.$FX_DNS_DOMAIN" "$(fx_ip 1)"
+dns_set_ttl 300
+dns_start || fail "dnsmasq did not start"
 {
-	sipuad_conf_common 500
+	sipuad_conf_common 500 "resolv_conf = \"$(dns_resolv_conf)\";"
 	cat <<EOF
 lines = ( { id = "line1"; user = "1001"; domain = "sipuad.test"; password = "s3cr3t-pw";
             servers = ( { host = "$(fx_ip 1)"; expires = 3600; } );
+            heartbeat = { interval = 30; }; },
+          { id = "line2"; user = "1002"; domain = "sipuad.test"; password = "s3cr3t-pw";
+            servers = ( { host = "reg.$FX_DNS_DOMAIN"; port = 5060; expires = 3600; } );
             heartbeat = { interval = 30; }; } );
 EOF
 } >"$FX_DIR/sipuad.conf"
@@ -32,6 +40,7 @@ setsid "$SIPUAD_BIN" -f -c "$FX_DIR/sipuad.conf" </dev/null >>"$FX_DIR/sipuad.lo
 SIPUAD_PID=$!
 fx_track_group "$SIPUAD_PID"
 wait_for 10 "line1 registered" sipuad_line_is line1 .state registered || fail "not registered"
+wait_for 10 "line2 registered" sipuad_line_is line2 .state registered || fail "line2 not registered"
 # Idle means after start-up work: nta keeps a finished client transaction
 # for T4 (5 s) to absorb retransmissions and wakes once to release it. The
 # window opens after that linger (a settle time, not a synchronisation).
@@ -62,7 +71,7 @@ sipuad_stop 6 >/dev/null 2>&1
 
 mkdir -p "$HERE/results"
 {
-	echo "# sipuad idle budget: one registered line, ${SECONDS_IDLE} s idle ($(date -u +%Y-%m-%dT%H:%M:%SZ), $(uname -m), build: $(basename "$BUILD"))"
+	echo "# sipuad idle budget: two registered lines (one server by name), ${SECONDS_IDLE} s idle ($(date -u +%Y-%m-%dT%H:%M:%SZ), $(uname -m), build: $(basename "$BUILD"))"
 	printf '%-34s %s\n' "wake-ups per second (budget 1.2)" "$rate"
 	printf '%-34s %s\n' "context switches in window" "$((c1 - c0))"
 	printf '%-34s %s\n' "resident memory now / peak (kB)" "$rss / $hwm"
