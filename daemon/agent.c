@@ -186,6 +186,16 @@ static void start_register(struct agent *a, int i, int64_t now, bool release_old
 	send_register(a, a->addr_left, now, out);
 }
 
+/* The binding's request failed: forget it, and every request of it in flight. */
+static void drop_binding(struct agent *a, struct agent_actions *out)
+{
+	a->reg_busy = a->unreg_busy = false;
+	a->reverify = a->unreg_4xx = a->again_4xx = false;
+	a->bound = false;
+	disarm_session(a);
+	act(out, AA_ABANDON);
+}
+
 /* SPEC B.4: the server failed through one of its addresses and the next hop
  * has more: the same server through the next one. */
 static bool next_address(struct agent *a, int64_t now, const char *reason, struct agent_actions *out)
@@ -200,11 +210,7 @@ static bool next_address(struct agent *a, int64_t now, const char *reason, struc
 			act(out, AA_NEXT_ADDRESS);
 		return false;
 	}
-	a->reg_busy = a->unreg_busy = false;
-	a->reverify = a->unreg_4xx = a->again_4xx = false;
-	a->bound = false;
-	disarm_session(a);
-	act(out, AA_ABANDON);
+	drop_binding(a, out);
 	act(out, AA_NEXT_ADDRESS);
 	publish(out, AP_ADDRESS, a->server, a->server, "%s", reason);
 	send_register(a, --a->addr_left, now, out);
@@ -236,12 +242,8 @@ static void server_failed(struct agent *a, int64_t now, const char *reason, stru
 	int cur = a->server, n = a->cfg.n_servers;
 	if (next_address(a, now, reason, out))
 		return;
-	a->reg_busy = a->unreg_busy = false;
-	a->reverify = a->unreg_4xx = a->again_4xx = false;
-	a->bound = false;
-	disarm_session(a);
 	drop_probe(a, out);
-	act(out, AA_ABANDON);
+	drop_binding(a, out);
 
 	if (n == 1) {
 		/* Only one server: register again when timer 2 expires. */
