@@ -182,7 +182,14 @@ static int find(const struct resolver_answer *ans, const char *addr)
 
 enum al_verdict addrlist_resolved(struct addrlist *al, const struct resolver_answer *ans)
 {
-	if (ans->n > 0) {
+	/* A last good answer carries a DNS outage (SPEC D), but not a name
+	 * the nameserver says is gone (NXDOMAIN), nor a list whose every
+	 * address just failed (B.4 asked for a new one): then B.5 (or A.2)
+	 * goes on. The next attempt may take it again. */
+	bool usable = ans->n > 0 &&
+		      (ans->status == 0 || (ans->status != RESOLVER_ENXDOMAIN && !al->exhausted));
+	al->exhausted = false;
+	if (usable) {
 		al->ans = *ans;
 		al->have = true;
 		al->exhausted = false;
@@ -254,8 +261,12 @@ void addrlist_refreshed(struct addrlist *al, const struct resolver_answer *ans)
 	/* An address in use that is gone from the name stays in use (a
 	 * working registration is not disturbed): idx -1, and a failure
 	 * there walks on from the new list's first address. */
+	/* The walk under way goes on: a refresh does not start it afresh. */
 	al->idx = cur[0] ? find(&al->ans, cur) : -1;
-	al->tried = al->idx >= 0 ? 1 : 0;
+	if (al->idx < 0)
+		al->tried = 0;
+	else if (al->tried < 1 || al->tried > al->ans.n)
+		al->tried = al->tried < 1 ? 1 : al->ans.n;
 }
 
 void addrlist_adopt(struct addrlist *al, const char *addr)

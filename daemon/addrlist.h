@@ -51,9 +51,11 @@ void addrlist_init(struct addrlist *al, char *const *proxies, int n_proxies);
 enum al_verdict addrlist_begin(struct addrlist *al, const struct conf_server *sv, int64_t now);
 /* The key addrlist_begin() chose, for the resolver. */
 struct resolver_key addrlist_key(const struct addrlist *al);
-/* An answer to AL_LOOKUP (fresh, or stale last-good, or empty). Empty with
+/* An answer to AL_LOOKUP (fresh, or stale last-good, or empty). A stale
+ * answer is used unless the name is gone (NXDOMAIN) or the lookup was the
+ * B.4 re-resolution after every address failed. Nothing usable with
  * proxies: the next proxy (B.5) -> AL_LOOKUP again, until every proxy has
- * failed once -> AL_FAILED; empty without proxies -> AL_FAILED. Else AL_USE. */
+ * failed once -> AL_FAILED; without proxies -> AL_FAILED. Else AL_USE. */
 enum al_verdict addrlist_resolved(struct addrlist *al, const struct resolver_answer *ans);
 /* The request through the current address failed: AL_USE at the next
  * address not yet tried (wrapping past the end of the list: a line that

@@ -360,6 +360,10 @@ static void on_unreg(struct agent *a, const struct agent_event *ev, int64_t now,
 		a->state = a->cfg.enabled ? AG_WAITING : AG_DISABLED;
 		publish(out, AP_UNREGISTERED, a->server, -1, "stopping");
 		act(out, AA_STOPPED);
+		if (a->restart) {
+			a->restart = a->stopping = false;
+			start_register(a, a->server, now, false, true, out);
+		}
 		return;
 	}
 	if (!a->unreg_4xx)
@@ -609,8 +613,19 @@ void agent_step(struct agent *a, const struct agent_event *ev, int64_t now, stru
 		return;
 	}
 	case AE_REGISTER_NOW:
-		if (a->stopping || a->state == AG_DISABLED)
+		if (a->state == AG_DISABLED)
 			return;
+		if (a->stopping) {
+			/* `register` after `unregister`: once the un-REGISTER is
+			 * answered (the next binding reuses its Contact). */
+			if (a->unreg_busy) {
+				a->restart = true;
+				return;
+			}
+			a->stopping = false;
+			start_register(a, a->server, now, false, true, out);
+			return;
+		}
 		if (a->state == AG_WAITING || a->state == AG_RESOLVING)
 			start_register(a, a->state == AG_WAITING ? a->retry_server : a->server, now,
 				       false, true, out);

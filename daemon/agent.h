@@ -134,6 +134,7 @@ struct agent {
 	bool unreg_4xx;             /* SPEC A.4 un-REGISTER in flight */
 	bool again_4xx;             /* SPEC A.4 second REGISTER in flight */
 	bool stopping;
+	bool restart;               /* AE_REGISTER_NOW while the stop's un-REGISTER runs */
 	bool idle, failback_pending;
 	int failed_cycles;          /* full passes over every server without a 200 */
 	unsigned failovers;

@@ -226,7 +226,10 @@ static json_object *line_command(const struct line_set *set, int argc, char **ar
 	struct line *l = find_line(set, argc, argv, argv[0], &err);
 	if (!l)
 		return err;
-	if (fn(l) != 0)
+	int rc = fn(l);
+	if (rc == -EBUSY)
+		return reply_error("line '%s' is stopping", argv[1]);
+	if (rc != 0)
 		return reply_error("line '%s' is disabled", argv[1]);
 	return reply_ok();
 }

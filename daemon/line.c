@@ -37,9 +37,14 @@ struct line {
 	char route[ADDRLIST_NAME_MAX + 32]; /* ... and its Route through a proxy, "" none */
 	char prev_address[64];         /* the address before AA_NEXT_ADDRESS (its event) */
 	struct resolver_query *lookup; /* for the attempt in AG_RESOLVING */
-	struct resolver_query *refresh;/* re-resolution after the TTL */
+	struct resolver_query *refresh;/* re-resolution after the TTL ... */
+	char refresh_name[ADDRLIST_NAME_MAX]; /* ... of this name */
+	int refresh_port;
+	enum conf_transport refresh_tp;
 	struct resolver_query *probe_lookup;
 	struct resolver_addr probe_addr;
+	char primary_ok[64];           /* the primary's address that last took a REGISTER */
+	int probe_misses;              /* failed probes since: each tries the next address */
 	char probe_route[ADDRLIST_NAME_MAX + 32];
 	struct event *dns_timer;       /* the next hop's answer runs out */
 	int dns_status;                /* of the last lookup (events only on a change) */
@@ -218,7 +223,8 @@ static void resolve_step(struct line *l, enum al_verdict v)
 	struct agent_event ev = { .kind = AE_RESOLVED, .result = SIP_RES_OK };
 	const struct resolver_addr *a = addrlist_current(&l->al);
 	if (v == AL_USE && a) {
-		use_address(l, a, l->al.route);
+		if (!l->ag.stopping) /* the stored address stays the binding's */
+			use_address(l, a, l->al.route);
 	} else {
 		snprintf(l->dns_why, sizeof l->dns_why, "DNS: %.180s",
 			 l->al.ans.error[0] ? l->al.ans.error : "no address to use");
@@ -253,7 +259,13 @@ static void lookup_cb(void *arg, const struct resolver_answer *ans)
 static void refresh_cb(void *arg, const struct resolver_answer *ans)
 {
 	struct line *l = arg;
+	struct resolver_key k = addrlist_key(&l->al);
 	l->refresh = NULL;
+	if (strcmp(k.name, l->refresh_name) != 0 || k.port != l->refresh_port || k.tp != l->refresh_tp) {
+		/* The line moved to another name meanwhile: not its answer. */
+		arm_dns_timer(l);
+		return;
+	}
 	note_dns(l, ans);
 	addrlist_refreshed(&l->al, ans);
 	persist(l);
@@ -268,6 +280,9 @@ static void dns_timer_cb(evutil_socket_t fd, short what, void *arg)
 	if (l->lookup || l->refresh || l->ag.state == AG_DISABLED || l->ag.stopping)
 		return; /* an attempt is resolving (and re-arms after it) */
 	struct resolver_key k = addrlist_key(&l->al);
+	snprintf(l->refresh_name, sizeof l->refresh_name, "%s", k.name);
+	l->refresh_port = k.port;
+	l->refresh_tp = k.tp;
 	l->refresh = resolver_lookup(l->res, &k, refresh_cb, l);
 	if (!l->refresh)
 		arm_dns_timer(l);
@@ -355,6 +370,21 @@ static void probe_send(struct line *l)
 	send_register(l, l->probe, 0, &l->probe_addr, l->probe_route, true);
 }
 
+/* Which of the primary's addresses the probe tries: the one that last took
+ * a REGISTER, and after each failed probe the next (a dead first address
+ * must not keep the line from failing back). */
+static void probe_pick(struct line *l, const struct resolver_answer *ans)
+{
+	int first = 0;
+	for (int i = 0; i < ans->n; i++) {
+		char a[64];
+		addrlist_format(a, sizeof a, &ans->v[i]);
+		if (!strcmp(a, l->primary_ok))
+			first = i;
+	}
+	l->probe_addr = ans->v[(first + l->probe_misses) % ans->n];
+}
+
 static void probe_lookup_cb(void *arg, const struct resolver_answer *ans)
 {
 	struct line *l = arg;
@@ -364,7 +394,7 @@ static void probe_lookup_cb(void *arg, const struct resolver_answer *ans)
 		probe_fail(l, l->dns_why);
 		return;
 	}
-	l->probe_addr = ans->v[0];
+	probe_pick(l, ans);
 	probe_send(l);
 }
 
@@ -390,7 +420,7 @@ static void start_probe(struct line *l)
 	struct resolver_key k = { .name = sv->host, .port = sv->port, .tp = sv->transport };
 	struct resolver_answer ans;
 	if (resolver_peek(l->res, &k, &ans) == 0 && !ans.stale) {
-		l->probe_addr = ans.v[0];
+		probe_pick(l, &ans);
 		probe_send(l);
 		return;
 	}
@@ -404,6 +434,9 @@ static void adopt_probe_address(struct line *l)
 {
 	const struct conf_server *sv = &l->cl->servers[0];
 	char addr[64];
+	resolver_cancel(l->refresh);
+	l->refresh = NULL;
+	l->probe_misses = 0;
 	addrlist_format(addr, sizeof addr, &l->probe_addr);
 	if (addrlist_begin(&l->al, sv, now_ms()) == AL_LOOKUP) {
 		struct resolver_key k = addrlist_key(&l->al);
@@ -422,13 +455,22 @@ static void execute(struct line *l, const struct agent_action *x)
 	case AA_RESOLVE:
 		resolver_cancel(l->lookup);
 		l->lookup = NULL;
+		resolver_cancel(l->refresh);
+		l->refresh = NULL;
 		resolve_step(l, addrlist_begin(&l->al, &l->cl->servers[x->server], now_ms()));
 		return;
 	case AA_NEXT_ADDRESS: {
 		const struct resolver_addr *a;
 		snprintf(l->prev_address, sizeof l->prev_address, "%s", l->address);
-		if (addrlist_failed(&l->al) == AL_USE && (a = addrlist_current(&l->al)))
+		if (addrlist_failed(&l->al) == AL_USE && (a = addrlist_current(&l->al))) {
 			use_address(l, a, l->al.route);
+		} else {
+			/* Every address failed: the name is asked again before its
+			 * next use, also after the line was on another server (B.4). */
+			struct resolver_key k = addrlist_key(&l->al);
+			if (k.name[0])
+				resolver_invalidate(l->res, &k);
+		}
 		return;
 	}
 	case AA_REGISTER:
@@ -641,10 +683,15 @@ static void outcome_cb(void *ctx, const struct sip_outcome *o)
 		if (o->op != SIP_OP_REGISTER)
 			return;
 		ev.kind = AE_PROBE;
+		if (o->result != SIP_RES_OK)
+			l->probe_misses++;
 	} else if (o->reg == l->main) {
 		ev.kind = o->op == SIP_OP_REGISTER ? AE_REG : o->op == SIP_OP_UNREGISTER ? AE_UNREG : AE_OPTIONS;
-		if (o->op == SIP_OP_REGISTER && o->result == SIP_RES_OK)
+		if (o->op == SIP_OP_REGISTER && o->result == SIP_RES_OK) {
 			addrlist_succeeded(&l->al);
+			if (l->main_server == 0 && !l->cl->n_proxies)
+				snprintf(l->primary_ok, sizeof l->primary_ok, "%s", l->address);
+		}
 		if (o->op == SIP_OP_REGISTER && o->result == SIP_RES_OK &&
 		    o->expires > l->cl->servers[l->main_server].expires) {
 			l->learned_min = o->expires;
@@ -774,6 +821,8 @@ int line_register_now(struct line *l)
 {
 	if (l->ag.state == AG_DISABLED)
 		return -EINVAL;
+	if (l->stop_done)
+		return -EBUSY; /* the daemon (or a reload) is stopping it for good */
 	struct agent_event ev = { .kind = AE_REGISTER_NOW };
 	feed(l, &ev);
 	return 0;

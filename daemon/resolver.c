@@ -80,6 +80,7 @@ struct entry {
 	char last_error[300];
 	struct lookup *busy;
 	bool loaded;           /* the store was asked */
+	char stored[RESOLVER_ADDRS_MAX * 56]; /* the stored answer's set, sorted */
 };
 
 struct resolver {
@@ -191,6 +192,37 @@ static void to_text(const struct resolver_answer *a, char *buf, size_t size)
 	}
 }
 
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The answer as a sorted set: a round-robin nameserver rotates its A
+ * records and equal-priority SRV records are shuffled by weight on every
+ * lookup, so the order says nothing; only a changed set is written (SPEC
+ * D: on change, not on a clock). */
+static void canonical(const struct resolver_answer *a, char *buf, size_t size)
+{
+	char tok[RESOLVER_ADDRS_MAX][56];
+	char *v[RESOLVER_ADDRS_MAX];
+	size_t used = 0;
+	for (int i = 0; i < a->n; i++) {
+		if (strchr(a->v[i].ip, ':'))
+			snprintf(tok[i], sizeof tok[i], "[%s]:%d", a->v[i].ip, a->v[i].port);
+		else
+			snprintf(tok[i], sizeof tok[i], "%s:%d", a->v[i].ip, a->v[i].port);
+		v[i] = tok[i];
+	}
+	qsort(v, (size_t)a->n, sizeof v[0], cmp_str);
+	buf[0] = '\0';
+	for (int i = 0; i < a->n && used < size; i++) {
+		int n = snprintf(buf + used, size - used, "%s%s", i ? " " : "", v[i]);
+		if (n < 0)
+			break;
+		used += (size_t)n;
+	}
+}
+
 static void from_text(const char *s, struct resolver_answer *a)
 {
 	char copy[RESOLVER_ADDRS_MAX * 56];
@@ -251,6 +283,7 @@ static void load_stored(struct resolver *r, struct entry *e)
 	if (store_dns_load(r->store, e->name, type_of(e, type, sizeof type), text, sizeof text, &exp) != 0)
 		return;
 	from_text(text, &e->good);
+	canonical(&e->good, e->stored, sizeof e->stored);
 	if (e->good.n > 0)
 		log_debug("dns: %s (%s): stored last good answer: %s", e->name, type, text);
 }
@@ -281,11 +314,20 @@ int resolver_peek(struct resolver *r, const struct resolver_key *k, struct resol
 
 /* ---- one lookup ---- */
 
+/* A query given up at the deadline: its late answer is only freed (with
+ * no callback sres would keep the records). */
+static void discard_cb(sres_context_t *ctx, sres_query_t *q, sres_record_t **answers)
+{
+	(void)q;
+	if (answers)
+		sres_free_answers(((struct resolver *)ctx)->sres, answers);
+}
+
 static void lookup_free(struct lookup *lk)
 {
 	for (int i = 0; i < lk->n_subs; i++)
-		if (lk->subs[i].q)
-			sres_query_bind(lk->subs[i].q, NULL, NULL); /* sres frees it */
+		if (lk->subs[i].q) /* sres frees the query itself */
+			sres_query_bind(lk->subs[i].q, discard_cb, (sres_context_t *)lk->r);
 	while (lk->waiters) {
 		struct resolver_query *w = lk->waiters;
 		lk->waiters = w->next;
@@ -486,16 +528,17 @@ static void finish(struct lookup *lk)
 				a.v[a.n++] = *x;
 		}
 	}
-	char text[RESOLVER_ADDRS_MAX * 56], old[RESOLVER_ADDRS_MAX * 56], type[32];
+	char text[RESOLVER_ADDRS_MAX * 56], set[RESOLVER_ADDRS_MAX * 56], type[32];
 	if (a.n > 0) {
 		uint32_t ttl = lk->ttl < TTL_MIN_S ? TTL_MIN_S : lk->ttl > TTL_MAX_S ? TTL_MAX_S : lk->ttl;
 		a.expires = now + (int64_t)ttl * 1000;
 		to_text(&a, text, sizeof text);
-		to_text(&e->good, old, sizeof old);
-		if (strcmp(text, old) != 0) {
+		canonical(&a, set, sizeof set);
+		if (strcmp(set, e->stored) != 0) {
 			log_info("dns: %s (%s): %s (ttl %u s)", e->name, type_of(e, type, sizeof type), text, ttl);
 			/* SPEC D: written when the answer changes, not per lookup. */
-			store_dns_save(r->store, e->name, type, text, time(NULL) + ttl);
+			if (store_dns_save(r->store, e->name, type, text, time(NULL) + ttl) == 0)
+				snprintf(e->stored, sizeof e->stored, "%s", set);
 		}
 		e->good = a;
 		e->fresh_until = a.expires;
@@ -528,10 +571,13 @@ static void finish(struct lookup *lk)
 	 * detach first. */
 	struct resolver_query *w = lk->waiters;
 	lk->waiters = NULL;
+	for (struct resolver_query *x = w; x; x = x->next)
+		x->lk = NULL; /* a cancel from a callback only mutes the waiter */
 	lookup_free(lk);
 	while (w) {
 		struct resolver_query *next = w->next;
-		w->cb(w->arg, &a);
+		if (w->cb)
+			w->cb(w->arg, &a);
 		free(w);
 		w = next;
 	}
@@ -594,11 +640,22 @@ struct resolver_query *resolver_lookup(struct resolver *r, const struct resolver
 	return w;
 }
 
+void resolver_invalidate(struct resolver *r, const struct resolver_key *k)
+{
+	struct entry *e = resolver_is_literal(k->name) ? NULL : find_entry(r, k, false);
+	if (e)
+		e->fresh_until = 0;
+}
+
 void resolver_cancel(struct resolver_query *q)
 {
 	if (!q)
 		return;
 	struct lookup *lk = q->lk;
+	if (!lk) { /* being answered right now: finish() frees it */
+		q->cb = NULL;
+		return;
+	}
 	for (struct resolver_query **pp = &lk->waiters; *pp; pp = &(*pp)->next)
 		if (*pp == q) {
 			*pp = q->next;

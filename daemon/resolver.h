@@ -70,6 +70,10 @@ int resolver_peek(struct resolver *r, const struct resolver_key *k, struct resol
  * only when out of memory. */
 struct resolver_query *resolver_lookup(struct resolver *r, const struct resolver_key *k,
 				       resolver_cb *cb, void *arg);
+/* Every address of K failed (SPEC B.4): its answer is no longer taken for
+ * fresh, so the next use asks the nameservers again (it stays the last
+ * good answer for an outage). */
+void resolver_invalidate(struct resolver *r, const struct resolver_key *k);
 /* Forget a query: its callback will not run. */
 void resolver_cancel(struct resolver_query *q);
 

@@ -48,6 +48,7 @@ struct sip_reg {
 	char proxy[128];        /* the pinned next hop as a SIP URI */
 	char ping_target[64];
 	char route[300];        /* preloaded Route to the server through a proxy, "" none */
+	bool ping_routed;       /* the OPTIONS in flight went through the proxy */
 	char *from;
 	int expires;            /* asked for */
 	int challenges;         /* answered since the last final non-challenge */
@@ -176,6 +177,21 @@ static int authenticate(struct sip_reg *r, int status, const sip_t *sip)
 	return 0;
 }
 
+/* Through an outbound proxy some answers are the proxy's word on the next
+ * hop, not the server's: 408 and 504 after its own timers (RFC 3261 16.7,
+ * 16.8), and the 477/478 Kamailio and OpenSIPS send when they cannot
+ * forward. They count as if we had tried the server ourselves. */
+static enum sip_result via_proxy(bool routed, int status, enum sip_result res)
+{
+	if (!routed)
+		return res;
+	if (status == 408 || status == 504)
+		return SIP_RES_TIMEOUT;
+	if (status == 477 || status == 478)
+		return SIP_RES_UNREACHABLE;
+	return res;
+}
+
 static void reg_response(struct sip_reg *r, enum sip_op op, int status,
 			 const char *phrase, const sip_t *sip)
 {
@@ -183,6 +199,8 @@ static void reg_response(struct sip_reg *r, enum sip_op op, int status,
 		return; /* 100 Re-Negotiating Expiration: nua handles 423 itself */
 	bool local = !sip || nta_sip_is_internal(sip);
 	enum sip_result res = sip_classify(status, local);
+	if (!local)
+		res = via_proxy(r->route[0] != '\0', status, res);
 	if (res == SIP_RES_AUTH) {
 		if (authenticate(r, status, sip) == 0)
 			return;
@@ -207,6 +225,13 @@ static void options_response(struct sip_reg *r, int status, const char *phrase, 
 	enum sip_result res = sip_classify(status, local);
 	if (!local && status < 700)
 		res = SIP_RES_OK;
+	/* ... except a proxy's "could not reach it" (503 included: the
+	 * proxy answers for a server it cannot reach). */
+	if (!local && r->ping_routed) {
+		res = via_proxy(true, status, res);
+		if (status == 503)
+			res = SIP_RES_5XX;
+	}
 	outcome(r, SIP_OP_OPTIONS, res, status, phrase, sip, 0);
 }
 
@@ -553,6 +578,7 @@ int sip_reg_options(struct sip_reg *r, const char *ip, int port, enum conf_trans
 	 * every request so the heartbeat tests exactly the address in use;
 	 * through a proxy, the server the Route names is. */
 	bool routed = !ip && r->route[0];
+	r->ping_routed = routed;
 	if (routed) {
 		/* "<sip:HOST;lr...>" -> "sip:HOST" */
 		const char *h = r->route + 5;
