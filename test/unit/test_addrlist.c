@@ -375,3 +375,63 @@ TEST(test_addrlist_srv_order_priority_then_weight)
 	CHECK(first1 > 700 && first1 < 800);
 	return 0;
 }
+
+/* A last good answer carries an outage, not a name that is gone. */
+TEST(test_addrlist_stale_answer_is_not_used_after_nxdomain)
+{
+	char *proxies[] = { "p0.example", "p1.example" };
+	struct addrlist al;
+	addrlist_init(&al, proxies, 2);
+	struct conf_server sv = server("192.0.2.100", 5060);
+	addrlist_begin(&al, &sv, 0);
+	const char *ip[] = { "192.0.2.1" };
+	struct resolver_answer gone = answer(1, ip, 5060, 5000);
+	gone.stale = true;
+	gone.status = RESOLVER_ENXDOMAIN;
+	snprintf(gone.error, sizeof gone.error, "p0.example: NXDOMAIN");
+	CHECK_INT(addrlist_resolved(&al, &gone), AL_LOOKUP); /* B.5: p1 */
+	CHECK_INT(al.proxy, 1);
+	return 0;
+}
+
+/* B.4's re-resolution after every address failed does not settle for the
+ * same stale list; the attempt after that may (the outage goes on). */
+TEST(test_addrlist_stale_answer_is_not_used_for_the_b4_reresolution)
+{
+	struct addrlist al;
+	addrlist_init(&al, NULL, 0);
+	struct conf_server sv = server("sip.example", 5060);
+	addrlist_begin(&al, &sv, 0);
+	const char *ip[] = { "192.0.2.1" };
+	struct resolver_answer a = answer(1, ip, 5060, 5000);
+	addrlist_resolved(&al, &a);
+	CHECK_INT(addrlist_failed(&al), AL_FAILED);
+	CHECK_INT(addrlist_begin(&al, &sv, 0), AL_LOOKUP);
+	struct resolver_answer old = a;
+	old.stale = true;
+	old.status = RESOLVER_ETIMEOUT;
+	CHECK_INT(addrlist_resolved(&al, &old), AL_FAILED);
+	CHECK_INT(addrlist_begin(&al, &sv, 0), AL_USE);       /* next attempt: the old list */
+	CHECK_INT(addrlist_begin(&al, &sv, 6000), AL_LOOKUP);  /* ... until it expires */
+	CHECK_INT(addrlist_resolved(&al, &old), AL_USE);      /* then the stale answer serves */
+	return 0;
+}
+
+/* A refresh in the middle of a walk does not restart it. */
+TEST(test_addrlist_refresh_does_not_restart_the_walk)
+{
+	struct addrlist al;
+	addrlist_init(&al, NULL, 0);
+	struct conf_server sv = server("sip.example", 5060);
+	addrlist_begin(&al, &sv, 0);
+	const char *ip[] = { "192.0.2.1", "192.0.2.2", "192.0.2.3" };
+	struct resolver_answer a = answer(3, ip, 5060, 5000);
+	addrlist_resolved(&al, &a);
+	addrlist_failed(&al);                    /* .1 failed, on .2 */
+	CHECK_INT(addrlist_left(&al), 1);
+	addrlist_refreshed(&al, &a);             /* same list again */
+	CHECK_INT(addrlist_left(&al), 1);
+	CHECK_INT(addrlist_failed(&al), AL_USE); /* .3 */
+	CHECK_INT(addrlist_failed(&al), AL_FAILED);
+	return 0;
+}

@@ -696,3 +696,28 @@ TEST(test_B_stop_while_resolving_is_immediate)
 	CHECK(!find(&h, AA_REGISTER));
 	return 0;
 }
+
+/* `unregister` then `register`: the line registers again, after the
+ * un-REGISTER if it is still under way. */
+TEST(test_register_after_unregister_starts_again)
+{
+	struct h h;
+	up_on_primary(&h, 2);
+	ev(&h, AE_STOP, 0, 0);
+	CHECK(find(&h, AA_UNREGISTER));
+	ev(&h, AE_REGISTER_NOW, 0, 0);           /* while the un-REGISTER runs */
+	CHECK(!find(&h, AA_REGISTER));
+	ev(&h, AE_UNREG, SIP_RES_OK, 200);
+	CHECK(find(&h, AA_STOPPED));
+	CHECK(registered_to(&h, 0));
+	CHECK(!h.a.stopping);
+	ev(&h, AE_REG, SIP_RES_OK, 200);
+	CHECK_INT(h.a.state, AG_REGISTERED);
+	/* and once it is done */
+	ev(&h, AE_STOP, 0, 0);
+	ev(&h, AE_UNREG, SIP_RES_OK, 200);
+	CHECK_INT(h.a.state, AG_WAITING);
+	ev(&h, AE_REGISTER_NOW, 0, 0);
+	CHECK(registered_to(&h, 0));
+	return 0;
+}
