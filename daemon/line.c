@@ -188,7 +188,10 @@ static void note_dns(struct line *l, const struct resolver_answer *ans)
 	if (!ans->status)
 		return;
 	char why[192];
-	if (ans->n)
+	if (ans->n && ans->status == RESOLVER_ENXDOMAIN)
+		snprintf(why, sizeof why, "%.120s: the name is gone; its last good answer is not used",
+			 ans->error);
+	else if (ans->n)
 		snprintf(why, sizeof why, "%.140s; using the last good answer (%d address%s)", ans->error,
 			 ans->n, ans->n == 1 ? "" : "es");
 	else
@@ -208,7 +211,8 @@ static void resolve_step(struct line *l, enum al_verdict v)
 		struct resolver_answer ans;
 		/* A fresh answer is used as is; a stale one or one whose
 		 * addresses were all used up (B.4) is asked again. */
-		if (!l->al.exhausted && resolver_peek(l->res, &k, &ans) == 0 && !ans.stale) {
+		if ((!l->al.exhausted || resolver_is_literal(k.name)) &&
+		    resolver_peek(l->res, &k, &ans) == 0 && !ans.stale) {
 			v = addrlist_resolved(&l->al, &ans);
 			continue;
 		}
@@ -280,6 +284,13 @@ static void dns_timer_cb(evutil_socket_t fd, short what, void *arg)
 	if (l->lookup || l->refresh || l->ag.state == AG_DISABLED || l->ag.stopping)
 		return; /* an attempt is resolving (and re-arms after it) */
 	struct resolver_key k = addrlist_key(&l->al);
+	struct resolver_answer ans;
+	if (resolver_peek(l->res, &k, &ans) == 0 && !ans.stale && ans.expires > l->al.ans.expires) {
+		/* Another line using the name has just looked it up. */
+		addrlist_refreshed(&l->al, &ans);
+		arm_dns_timer(l);
+		return;
+	}
 	snprintf(l->refresh_name, sizeof l->refresh_name, "%s", k.name);
 	l->refresh_port = k.port;
 	l->refresh_tp = k.tp;
@@ -868,7 +879,10 @@ void line_get_status(const struct line *l, struct line_status *st)
 	st->server_index = a->server;
 	role_name(a->server, st->server_role, sizeof st->server_role);
 	st->server_host = sv->host;
-	st->server_port = sv->port ? sv->port : (l->main_server == a->server ? l->port : 0);
+	/* an SRV-given port is known once looked up; through a proxy the
+	 * address is the proxy's, so the server's port stays unknown */
+	st->server_port = sv->port ? sv->port
+				   : (l->main_server == a->server && !l->cl->n_proxies ? l->port : 0);
 	st->server_transport = conf_transport_name(sv->transport);
 	st->address = l->address[0] ? l->address : NULL;
 	if (st->registered) {

@@ -66,6 +66,7 @@ struct lookup {
 	uint32_t ttl;          /* smallest TTL seen */
 	int status;            /* first error seen */
 	bool via_srv;
+	bool late;             /* the deadline ended it */
 };
 
 struct entry {
@@ -505,8 +506,10 @@ static void deadline_cb(evutil_socket_t fd, short what, void *arg)
 	struct lookup *lk = arg;
 	/* Whatever is in by now is used; the rest is given up (sres would go
 	 * on retrying a silent server for about a minute). */
-	if (lk->pending)
+	if (lk->pending) {
 		note_error(lk, RESOLVER_ETIMEOUT);
+		lk->late = true;
+	}
 	finish(lk);
 }
 
@@ -534,7 +537,7 @@ static void finish(struct lookup *lk)
 		a.expires = now + (int64_t)ttl * 1000;
 		to_text(&a, text, sizeof text);
 		canonical(&a, set, sizeof set);
-		if (strcmp(set, e->stored) != 0) {
+		if (strcmp(set, e->stored) != 0 && !resolver_is_literal(e->name)) {
 			log_info("dns: %s (%s): %s (ttl %u s)", e->name, type_of(e, type, sizeof type), text, ttl);
 			/* SPEC D: written when the answer changes, not per lookup. */
 			if (store_dns_save(r->store, e->name, type, text, time(NULL) + ttl) == 0)
@@ -552,9 +555,12 @@ static void finish(struct lookup *lk)
 			backoff = RETRY_MAX_S;
 		e->fails++;
 		e->last_status = st;
-		if (st == RESOLVER_ETIMEOUT)
+		if (st == RESOLVER_ETIMEOUT && lk->late)
 			snprintf(e->last_error, sizeof e->last_error, "%.200s: no answer within %d s", e->name,
 				 r->timeout_ms / 1000);
+		else if (st == RESOLVER_ETIMEOUT) /* sres gave up first (e.g. ICMP from the nameserver) */
+			snprintf(e->last_error, sizeof e->last_error, "%.200s: no answer from the nameservers",
+				 e->name);
 		else
 			snprintf(e->last_error, sizeof e->last_error, "%.200s: %s", e->name, resolver_status_name(st));
 		if (e->good.n > 0) {
@@ -565,7 +571,7 @@ static void finish(struct lookup *lk)
 		a.expires = now + (int64_t)backoff * 1000;
 		snprintf(a.error, sizeof a.error, "%s", e->last_error);
 		log_warn("dns: %s%s", e->last_error,
-			 a.n ? "; using the last good answer" : "");
+			 a.n ? "; a last good answer is known" : "");
 	}
 	/* Waiters may start another lookup of this key from their callbacks:
 	 * detach first. */

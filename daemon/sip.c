@@ -225,11 +225,13 @@ static void options_response(struct sip_reg *r, int status, const char *phrase, 
 	enum sip_result res = sip_classify(status, local);
 	if (!local && status < 700)
 		res = SIP_RES_OK;
-	/* ... except a proxy's "could not reach it" (503 included: the
-	 * proxy answers for a server it cannot reach). */
+	/* ... except a proxy's "could not reach it": through a proxy a 5xx
+	 * (Kamailio's stock "500 ... (1/SL)" after a failed relay, 503) is
+	 * more likely the proxy's word than the server's. A wrong guess
+	 * costs one REGISTER on the same server (A.7), never a switch. */
 	if (!local && r->ping_routed) {
 		res = via_proxy(true, status, res);
-		if (status == 503)
+		if (status >= 500 && status < 600)
 			res = SIP_RES_5XX;
 	}
 	outcome(r, SIP_OP_OPTIONS, res, status, phrase, sip, 0);

@@ -35,6 +35,7 @@ build() {
 		echo "build: 1 passed, 0 failed"
 	else
 		echo "build: 0 passed, 1 failed"
+		return 1
 	fi
 }
 

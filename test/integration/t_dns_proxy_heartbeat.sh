@@ -10,10 +10,11 @@
 # "500 I'm terribly sorry, server error occurred (1/SL)" from
 # sl_reply_error(), then tm's "477 Unfortunately error on sending to next
 # hop occurred". nta takes the first final response, and sipuad counts a
-# 500 as the server's answer (alive), so with the stock fixture the line
-# would stay on the dead r1 until its refresh. Here the proxy runs without
-# that sl_reply_error() line: tm's 477 alone, as the fixture's own comment
-# describes it ("the error tm gives when the relay cannot even be sent").
+# 5xx to an OPTIONS through a proxy as the proxy's verdict on the server
+# too. This test runs the proxy without that sl_reply_error() line (tm's
+# 477 alone); t_dns_proxy_heartbeat_stock.sh runs it with the stock
+# template (FX_PROXY_STOCK=1: the 500 comes first), as Kamailio's own
+# default configuration answers.
 #  1. Registered at r1 through the proxy; the heartbeats are relayed to r1.
 #  2. r1 is killed: the next heartbeat OPTIONS draws the proxy's 477; the
 #     line registers again on r1 (A.7), the proxy answers 477 again, and the
@@ -31,11 +32,16 @@ D=$FX_DNS_DOMAIN
 LINE_USER=5324
 HB=1
 
-# The proxy without the stateless 500 after a failed t_relay().
-n=$(grep -c '^[[:space:]]*sl_reply_error();' "$FX_KAM_PROXY_TEMPLATE" || true)
-assert_eq "$n" 1 "sl_reply_error() lines in $(basename "$FX_KAM_PROXY_TEMPLATE") (the test removes it)"
-sed '/^[[:space:]]*sl_reply_error();/d' "$FX_KAM_PROXY_TEMPLATE" >"$FX_DIR/kamailio-proxy-tm-reply.cfg.in" || fail "proxy template"
-FX_KAM_PROXY_TEMPLATE=$FX_DIR/kamailio-proxy-tm-reply.cfg.in
+CODE=477 # the proxy's answer the daemon sees first
+if [[ ${FX_PROXY_STOCK:-0} == 1 ]]; then
+	CODE=500
+else
+	# The proxy without the stateless 500 after a failed t_relay().
+	n=$(grep -c '^[[:space:]]*sl_reply_error();' "$FX_KAM_PROXY_TEMPLATE" || true)
+	assert_eq "$n" 1 "sl_reply_error() lines in $(basename "$FX_KAM_PROXY_TEMPLATE") (the test removes it)"
+	sed '/^[[:space:]]*sl_reply_error();/d' "$FX_KAM_PROXY_TEMPLATE" >"$FX_DIR/kamailio-proxy-tm-reply.cfg.in" || fail "proxy template"
+	FX_KAM_PROXY_TEMPLATE=$FX_DIR/kamailio-proxy-tm-reply.cfg.in
+fi
 
 kam_start r1 "$R1" || fail "kamailio r1"
 kam_start r2 "$R2" || fail "kamailio r2"
@@ -95,14 +101,14 @@ assert_eq "$(sipuad_line line1 .server.host)" "$R2" "server host"
 	fail "the proxy logged no failed relay of an OPTIONS to r1"
 (($(kam_log_count px "relay REGISTER [^ ]* to sip:$r1re:5060[^ ]* failed") >= 1)) ||
 	fail "the proxy logged no failed relay of a REGISTER to r1 (no re-REGISTER on the same server)"
-grep -qE "line1: registered -> registering \(OPTIONS .*477" "$FX_DIR/sipuad.log" ||
-	fail "the daemon did not re-register on the proxy's 477 to the heartbeat: $(grep -E 'line1: registered -> ' "$FX_DIR/sipuad.log" | tail -n 3)"
+grep -qE "line1: registered -> registering \(OPTIONS .*$CODE" "$FX_DIR/sipuad.log" ||
+	fail "the daemon did not re-register on the proxy's $CODE to the heartbeat: $(grep -E 'line1: registered -> ' "$FX_DIR/sipuad.log" | tail -n 3)"
 assert_eq "$(sipuad_history_count line1 failover)" 1 "failover events"
 ev=$(sipuad_events line1 failover | head -n 1)
 fx_log "failover: $ev"
 assert_match "$(jq -r .from <<<"$ev")" "$r1re:5060" "failover from (r1)"
 assert_match "$(jq -r .to <<<"$ev")" "$r2re:5060" "failover to (r2)"
-assert_match "$(jq -r .reason <<<"$ev")" "477" "failover reason (the proxy's answer)"
+assert_match "$(jq -r .reason <<<"$ev")" "$CODE" "failover reason (the proxy's answer)"
 
 wait_for 3 "$LINE_USER bound at r2" kam_has_contacts r2 "$LINE_USER" 1 || fail "$LINE_USER not bound at r2"
 assert_match "$(kam_contacts r2 "$LINE_USER" | cut -f1)" ";srv=1" "contact at r2 (the backup's)"
