@@ -571,6 +571,7 @@ void agent_step(struct agent *a, const struct agent_event *ev, int64_t now, stru
 		return;
 	case AE_STOP:
 		a->stopping = true;
+		a->restart = false; /* a stop for good outranks an earlier `register` */
 		for (int t = 0; t < AT_MAX; t++)
 			a->deadline[t] = 0;
 		drop_probe(a, out);

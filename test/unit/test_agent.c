@@ -719,5 +719,13 @@ TEST(test_register_after_unregister_starts_again)
 	CHECK_INT(h.a.state, AG_WAITING);
 	ev(&h, AE_REGISTER_NOW, 0, 0);
 	CHECK(registered_to(&h, 0));
+	/* a stop for good (SIGTERM) after a pending `register` wins */
+	ev(&h, AE_REG, SIP_RES_OK, 200);
+	ev(&h, AE_STOP, 0, 0);
+	ev(&h, AE_REGISTER_NOW, 0, 0);
+	ev(&h, AE_STOP, 0, 0);
+	ev(&h, AE_UNREG, SIP_RES_OK, 200);
+	CHECK(find(&h, AA_STOPPED));
+	CHECK(!find(&h, AA_REGISTER) && !find(&h, AA_RESOLVE));
 	return 0;
 }
