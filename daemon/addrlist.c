@@ -137,19 +137,22 @@ static void use_proxy(struct addrlist *al, enum conf_transport tp)
 	set_name(al, host, port, tp);
 }
 
+void addrlist_route(const struct conf_server *sv, char *buf, size_t size)
+{
+	if (strchr(sv->host, ':'))
+		snprintf(buf, size, "[%s]", sv->host);
+	else
+		snprintf(buf, size, "%s", sv->host);
+	if (sv->port) {
+		size_t n = strlen(buf);
+		snprintf(buf + n, size - n, ":%d", sv->port);
+	}
+}
+
 enum al_verdict addrlist_begin(struct addrlist *al, const struct conf_server *sv, int64_t now)
 {
 	if (al->n_proxies) {
-		/* RFC 3261 8.1.2: a preloaded Route names the server; the proxy
-		 * resolves it. */
-		if (strchr(sv->host, ':'))
-			snprintf(al->route, sizeof al->route, "[%s]", sv->host);
-		else
-			snprintf(al->route, sizeof al->route, "%s", sv->host);
-		if (sv->port) {
-			size_t n = strlen(al->route);
-			snprintf(al->route + n, sizeof al->route - n, ":%d", sv->port);
-		}
+		addrlist_route(sv, al->route, sizeof al->route);
 		use_proxy(al, sv->transport);
 	} else {
 		al->route[0] = '\0';

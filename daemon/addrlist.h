@@ -49,6 +49,9 @@ void addrlist_init(struct addrlist *al, char *const *proxies, int n_proxies);
  * AL_LOOKUP when the name's answer is missing, expired at NOW, or was used
  * up (B.4: after the last address, resolve again); else AL_USE at index 0. */
 enum al_verdict addrlist_begin(struct addrlist *al, const struct conf_server *sv, int64_t now);
+/* RFC 3261 8.1.2: through a proxy, the server SV as the preloaded Route's
+ * "host[:port]" (the proxy resolves a name). */
+void addrlist_route(const struct conf_server *sv, char *buf, size_t size);
 /* The key addrlist_begin() chose, for the resolver. */
 struct resolver_key addrlist_key(const struct addrlist *al);
 /* An answer to AL_LOOKUP (fresh, or stale last-good, or empty). A stale

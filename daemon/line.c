@@ -420,9 +420,7 @@ static void start_probe(struct line *l)
 	resolver_cancel(l->probe_lookup);
 	l->probe_lookup = NULL;
 	if (l->cl->n_proxies) {
-		struct addrlist tmp = l->al;
-		addrlist_begin(&tmp, sv, 0);
-		snprintf(l->probe_route, sizeof l->probe_route, "%s", tmp.route);
+		addrlist_route(sv, l->probe_route, sizeof l->probe_route);
 		l->probe_addr = l->cur;
 		probe_send(l);
 		return;
