@@ -177,44 +177,27 @@ static const char *type_of(const struct entry *e, char *buf, size_t size)
 	return buf;
 }
 
-static void to_text(const struct resolver_answer *a, char *buf, size_t size)
-{
-	size_t used = 0;
-	buf[0] = '\0';
-	for (int i = 0; i < a->n && used < size; i++) {
-		int n;
-		if (strchr(a->v[i].ip, ':'))
-			n = snprintf(buf + used, size - used, "%s[%s]:%d", i ? " " : "", a->v[i].ip, a->v[i].port);
-		else
-			n = snprintf(buf + used, size - used, "%s%s:%d", i ? " " : "", a->v[i].ip, a->v[i].port);
-		if (n < 0)
-			break;
-		used += (size_t)n;
-	}
-}
-
 static int cmp_str(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* The answer as a sorted set: a round-robin nameserver rotates its A
- * records and equal-priority SRV records are shuffled by weight on every
- * lookup, so the order says nothing; only a changed set is written (SPEC
- * D: on change, not on a clock). */
-static void canonical(const struct resolver_answer *a, char *buf, size_t size)
+/* The answer as text, "IP:PORT IP:PORT ..." (the store's form); SORTED:
+ * as a set. A round-robin nameserver rotates its A records and
+ * equal-priority SRV records are shuffled by weight on every lookup, so
+ * their order says nothing: only a changed set is written (SPEC D: on
+ * change, not on a clock). */
+static void join(const struct resolver_answer *a, bool sorted, char *buf, size_t size)
 {
 	char tok[RESOLVER_ADDRS_MAX][56];
 	char *v[RESOLVER_ADDRS_MAX];
 	size_t used = 0;
 	for (int i = 0; i < a->n; i++) {
-		if (strchr(a->v[i].ip, ':'))
-			snprintf(tok[i], sizeof tok[i], "[%s]:%d", a->v[i].ip, a->v[i].port);
-		else
-			snprintf(tok[i], sizeof tok[i], "%s:%d", a->v[i].ip, a->v[i].port);
+		addrlist_format(tok[i], sizeof tok[i], &a->v[i]);
 		v[i] = tok[i];
 	}
-	qsort(v, (size_t)a->n, sizeof v[0], cmp_str);
+	if (sorted)
+		qsort(v, (size_t)a->n, sizeof v[0], cmp_str);
 	buf[0] = '\0';
 	for (int i = 0; i < a->n && used < size; i++) {
 		int n = snprintf(buf + used, size - used, "%s%s", i ? " " : "", v[i]);
@@ -222,6 +205,12 @@ static void canonical(const struct resolver_answer *a, char *buf, size_t size)
 			break;
 		used += (size_t)n;
 	}
+}
+
+/* RFC 3263 4.2: the port of a target with none given. */
+static int default_port(enum conf_transport tp)
+{
+	return tp == CONF_TP_TLS ? 5061 : 5060;
 }
 
 static void from_text(const char *s, struct resolver_answer *a)
@@ -284,7 +273,7 @@ static void load_stored(struct resolver *r, struct entry *e)
 	if (store_dns_load(r->store, e->name, type_of(e, type, sizeof type), text, sizeof text, &exp) != 0)
 		return;
 	from_text(text, &e->good);
-	canonical(&e->good, e->stored, sizeof e->stored);
+	join(&e->good, true, e->stored, sizeof e->stored);
 	if (e->good.n > 0)
 		log_debug("dns: %s (%s): stored last good answer: %s", e->name, type, text);
 }
@@ -295,7 +284,7 @@ int resolver_peek(struct resolver *r, const struct resolver_key *k, struct resol
 	if (resolver_is_literal(k->name)) {
 		/* SPEC B.3: used as is (RFC 3263 4.2: no SRV for a literal). */
 		snprintf(out->v[0].ip, sizeof out->v[0].ip, "%s", k->name);
-		out->v[0].port = k->port ? k->port : k->tp == CONF_TP_TLS ? 5061 : 5060;
+		out->v[0].port = k->port ? k->port : default_port(k->tp);
 		out->n = 1;
 		return 0;
 	}
@@ -488,7 +477,7 @@ static void answer_cb(sres_context_t *ctx, sres_query_t *q, sres_record_t **answ
 			order_srv(lk->t, lk->n_t);
 		} else {
 			/* RFC 3263 4.2: no SRV -> the name's own A/AAAA on 5060 (5061 TLS). */
-			add_target(lk, lk->e->name, lk->e->tp == CONF_TP_TLS ? 5061 : 5060, 0, 0);
+			add_target(lk, lk->e->name, default_port(lk->e->tp), 0, 0);
 		}
 		lk->status = 0;
 		ask_addresses(lk);
@@ -535,8 +524,8 @@ static void finish(struct lookup *lk)
 	if (a.n > 0) {
 		uint32_t ttl = lk->ttl < TTL_MIN_S ? TTL_MIN_S : lk->ttl > TTL_MAX_S ? TTL_MAX_S : lk->ttl;
 		a.expires = now + (int64_t)ttl * 1000;
-		to_text(&a, text, sizeof text);
-		canonical(&a, set, sizeof set);
+		join(&a, false, text, sizeof text);
+		join(&a, true, set, sizeof set);
 		if (strcmp(set, e->stored) != 0 && !resolver_is_literal(e->name)) {
 			log_info("dns: %s (%s): %s (ttl %u s)", e->name, type_of(e, type, sizeof type), text, ttl);
 			/* SPEC D: written when the answer changes, not per lookup. */
@@ -619,7 +608,7 @@ struct resolver_query *resolver_lookup(struct resolver *r, const struct resolver
 			return NULL;
 		}
 		if (resolver_is_literal(k->name)) {
-			add_target(lk, k->name, k->port ? k->port : 5060, 0, 0);
+			add_target(lk, k->name, k->port ? k->port : default_port(k->tp), 0, 0);
 			snprintf(lk->t[0].v[0].ip, sizeof lk->t[0].v[0].ip, "%s", k->name);
 			lk->t[0].v[0].port = lk->t[0].port;
 			lk->t[0].n4 = 1;
