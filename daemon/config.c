@@ -383,13 +383,6 @@ static const char *check_user(const char *v)
 	return NULL;
 }
 
-static const char *check_socket(const char *v)
-{
-	if (strlen(v) >= sizeof(((struct sockaddr_un *)0)->sun_path))
-		return "is too long for a UNIX socket path";
-	return NULL;
-}
-
 /* A decimal port 1..65535 at p (what follows the ':' of a proxy). */
 static bool port_ok(const char *p)
 {
@@ -445,6 +438,43 @@ static const char *check_proxy(const char *v)
 	return NULL;
 }
 
+/* The runtime sizes buffers from the config.h limits: pin the ones the
+ * system fixes. */
+_Static_assert(CONF_SOCKET_MAX + 1 == sizeof(((struct sockaddr_un *)0)->sun_path),
+	       "control.socket's limit is sun_path less the NUL");
+_Static_assert(CONF_SERVERS_MAX <= 32, "the agent's registered-before mask has 32 bits");
+
+/* V longer than MAX bytes (MAX 0: no limit) is an error naming the limit.
+ * For a DNS name (NAME) a final dot is not counted: "example.com." is as
+ * long as "example.com". The value is not echoed: it is long, and may be
+ * secret. */
+static bool too_long(struct ctx *x, const config_setting_t *s, const char *path, const char *v,
+		     size_t max, bool name)
+{
+	size_t n = strlen(v);
+
+	if (name && n > 0 && v[n - 1] == '.')
+		n--;
+	if (!max || n <= max)
+		return false;
+	error_at(x, s, path, "at most %zu bytes (%zu given)", max, n);
+	return true;
+}
+
+/* The length of a proxy's host as CONF_HOST_MAX counts it (no final dot);
+ * 0 for "[IPv6]...", which check_proxy() bounds. */
+static size_t proxy_host_len(const char *v)
+{
+	const char *colon = strchr(v, ':');
+	size_t n = colon ? (size_t)(colon - v) : strlen(v);
+
+	if (v[0] == '[')
+		return 0;
+	if (n > 0 && v[n - 1] == '.')
+		n--;
+	return n;
+}
+
 static bool has_ctl(const char *v)
 {
 	for (; *v; v++)
@@ -460,6 +490,7 @@ enum kind { K_INT, K_BOOL, K_STR, K_GROUP, K_FN };
 #define F_REQUIRED 0x1
 #define F_NONEMPTY 0x2
 #define F_SECRET   0x4  /* any bytes; never echoed (SPEC D: passwords never shown) */
+#define F_NAME     0x8  /* a DNS name: a final dot is not counted in len_max */
 
 struct key;
 typedef void (*key_fn)(struct ctx *x, const config_setting_t *s, const char *path, void *base);
@@ -473,6 +504,7 @@ struct key {
 	size_t off;
 	long long min, max;               /* K_INT */
 	const char *unit;                 /* K_INT, shown with the range */
+	size_t len_max;                   /* K_STR: bytes, the NUL not counted */
 	const char *(*check)(const char *v);  /* K_STR, after the common checks */
 	const struct key *sub;            /* K_GROUP */
 	key_fn fn;                        /* K_FN: the whole value; K_GROUP: after it */
@@ -515,6 +547,8 @@ static void parse_value(struct ctx *x, const config_setting_t *s, const char *pa
 			error_at(x, s, path, "must not be empty");
 			return;
 		}
+		if (too_long(x, s, path, v, k->len_max, (k->flags & F_NAME) != 0))
+			return;
 		if (!(k->flags & F_SECRET) && has_ctl(v)) {
 			error_at(x, s, path, "%s contains a control character",
 				 quote(q, sizeof(q), v));
@@ -740,8 +774,8 @@ static void fn_server_transport(struct ctx *x, const config_setting_t *s, const 
 }
 
 static const struct key server_keys[] = {
-	{ .name = "host", .kind = K_STR, .flags = F_REQUIRED | F_NONEMPTY,
-	  .off = offsetof(struct conf_server, host), .check = check_host },
+	{ .name = "host", .kind = K_STR, .flags = F_REQUIRED | F_NONEMPTY | F_NAME,
+	  .off = offsetof(struct conf_server, host), .len_max = CONF_HOST_MAX, .check = check_host },
 	{ .name = "port", .kind = K_INT, .off = offsetof(struct conf_server, port),
 	  .min = 1, .max = 65535 },
 	{ .name = "transport", .kind = K_FN, .fn = fn_server_transport },
@@ -763,6 +797,9 @@ static void fn_servers(struct ctx *x, const config_setting_t *s, const char *pat
 		error_at(x, s, path, "at least one server is required");
 		return;
 	}
+	/* Still parsed in full, so their own errors come out too. */
+	if (n > CONF_SERVERS_MAX)
+		error_at(x, s, path, "at most %d servers (%d given)", CONF_SERVERS_MAX, n);
 	l->servers = calloc((size_t)n, sizeof(*l->servers));
 	if (!l->servers) {
 		x->oom = true;
@@ -788,6 +825,7 @@ static void fn_proxies(struct ctx *x, const config_setting_t *s, const char *pat
 	struct conf_line *l = base;
 	char p[PATH_LEN], q[QUOTE_LEN];
 	const char *why;
+	size_t hn;
 	int i, n;
 
 	if (!want_strings(x, s, path))
@@ -795,6 +833,8 @@ static void fn_proxies(struct ctx *x, const config_setting_t *s, const char *pat
 	n = config_setting_length(s);
 	if (n == 0)
 		return;
+	if (n > CONF_PROXIES_MAX)
+		error_at(x, s, path, "at most %d proxies (%d given)", CONF_PROXIES_MAX, n);
 	l->proxies = calloc((size_t)n, sizeof(*l->proxies));
 	if (!l->proxies) {
 		x->oom = true;
@@ -811,6 +851,8 @@ static void fn_proxies(struct ctx *x, const config_setting_t *s, const char *pat
 		v = config_setting_get_string(e);
 		if (!*v)
 			error_at(x, e, p, "must not be empty");
+		else if ((hn = proxy_host_len(v)) > CONF_HOST_MAX)
+			error_at(x, e, p, "host part at most %d bytes (%zu given)", CONF_HOST_MAX, hn);
 		else if ((why = check_proxy(v)))
 			error_at(x, e, p, "%s %s", quote(q, sizeof(q), v), why);
 		else
@@ -865,15 +907,16 @@ static const struct key line_keys[] = {
 	{ .name = "id", .kind = K_FN, .flags = F_REQUIRED, .fn = fn_id },
 	{ .name = "enabled", .kind = K_BOOL, .off = offsetof(struct conf_line, enabled) },
 	{ .name = "user", .kind = K_STR, .flags = F_REQUIRED | F_NONEMPTY,
-	  .off = offsetof(struct conf_line, user), .check = check_user },
-	{ .name = "domain", .kind = K_STR, .flags = F_REQUIRED | F_NONEMPTY,
-	  .off = offsetof(struct conf_line, domain), .check = check_host },
+	  .off = offsetof(struct conf_line, user), .len_max = CONF_USER_MAX, .check = check_user },
+	{ .name = "domain", .kind = K_STR, .flags = F_REQUIRED | F_NONEMPTY | F_NAME,
+	  .off = offsetof(struct conf_line, domain), .len_max = CONF_DOMAIN_MAX, .check = check_host },
 	/* "" would not mean "use user"; omitting the key does (SPEC E) */
 	{ .name = "auth_user", .kind = K_STR, .flags = F_NONEMPTY,
-	  .off = offsetof(struct conf_line, auth_user) },
+	  .off = offsetof(struct conf_line, auth_user), .len_max = CONF_USER_MAX },
 	{ .name = "password", .kind = K_STR, .flags = F_SECRET,
-	  .off = offsetof(struct conf_line, password) },
-	{ .name = "display_name", .kind = K_STR, .off = offsetof(struct conf_line, display_name) },
+	  .off = offsetof(struct conf_line, password), .len_max = CONF_PASSWORD_MAX },
+	{ .name = "display_name", .kind = K_STR, .off = offsetof(struct conf_line, display_name),
+	  .len_max = CONF_DISPLAY_NAME_MAX },
 	{ .name = "servers", .kind = K_FN, .flags = F_REQUIRED, .fn = fn_servers },
 	{ .name = "outbound_proxies", .kind = K_FN, .fn = fn_proxies },
 	{ .name = "heartbeat", .kind = K_GROUP, .sub = heartbeat_keys },
@@ -907,6 +950,8 @@ static void fn_lines(struct ctx *x, const config_setting_t *s, const char *path,
 	n = config_setting_length(s);
 	if (n == 0)
 		return;    /* a daemon with no lines is valid */
+	if (n > CONF_LINES_MAX)
+		error_at(x, s, path, "at most %d lines (%d given)", CONF_LINES_MAX, n);
 	c->lines = calloc((size_t)n, sizeof(*c->lines));
 	if (!c->lines) {
 		x->oom = true;
@@ -945,15 +990,16 @@ static void fn_lines(struct ctx *x, const config_setting_t *s, const char *path,
 
 static const struct key control_keys[] = {
 	{ .name = "socket", .kind = K_STR, .flags = F_NONEMPTY,
-	  .off = offsetof(struct conf, ctl_socket), .check = check_socket },
+	  .off = offsetof(struct conf, ctl_socket), .len_max = CONF_SOCKET_MAX },
 	{ .name = "mode", .kind = K_FN, .fn = fn_mode },
-	{ .name = "group", .kind = K_STR, .off = offsetof(struct conf, ctl_group) },
+	{ .name = "group", .kind = K_STR, .off = offsetof(struct conf, ctl_group),
+	  .len_max = CONF_GROUP_MAX },
 	{ .name = NULL }
 };
 
 static const struct key storage_keys[] = {
 	{ .name = "database", .kind = K_STR, .flags = F_NONEMPTY,
-	  .off = offsetof(struct conf, database) },
+	  .off = offsetof(struct conf, database), .len_max = CONF_PATH_MAX },
 	{ .name = NULL }
 };
 
@@ -969,12 +1015,12 @@ static const struct key sip_keys[] = {
 	  .min = 0, .max = 65535, .unit = "0 = any free port" },
 	{ .name = "transports", .kind = K_FN, .fn = fn_transports },
 	{ .name = "user_agent", .kind = K_STR, .flags = F_NONEMPTY,
-	  .off = offsetof(struct conf, user_agent) },
+	  .off = offsetof(struct conf, user_agent), .len_max = CONF_USER_AGENT_MAX },
 	{ .name = "t1", .kind = K_INT, .off = offsetof(struct conf, t1),
 	  .min = T1_MIN, .max = T1_MAX, .unit = "ms" },
 	{ .name = "t2", .kind = K_FN, .fn = fn_t2 },
 	{ .name = "resolv_conf", .kind = K_STR, .flags = F_NONEMPTY,
-	  .off = offsetof(struct conf, resolv_conf) },
+	  .off = offsetof(struct conf, resolv_conf), .len_max = CONF_PATH_MAX },
 	{ .name = "dns_timeout", .kind = K_INT, .off = offsetof(struct conf, dns_timeout),
 	  .min = 1, .max = 60, .unit = "s" },
 	{ .name = "start_spread", .kind = K_INT, .off = offsetof(struct conf, start_spread),

@@ -8,6 +8,46 @@
 #define CONF_ID_MAX 32
 #define CONF_DEFAULT_FILE "/etc/sipuad/sipuad.conf"
 
+/* Limits, each checked where config.c decodes the value, so the runtime may
+ * size fixed buffers from them and never truncate. Strings are in bytes,
+ * the terminating NUL not counted. */
+/* 1000 lines is the scale the daemon is measured at (SPEC "Memory per
+ * line"); 1024 keeps `status` of every line well inside the control
+ * socket's 4 MB reply (CTL_REPLY_MAX), where 4096 lines would not fit. */
+#define CONF_LINES_MAX 1024
+/* The agent keeps a 32-bit registered-before mask per line, so <= 32. */
+#define CONF_SERVERS_MAX 16
+/* Each proxy whose name fails to resolve costs up to sip.dns_timeout (60 s)
+ * before the next is tried (SPEC B.5); with 8 a line gives up within 8
+ * minutes at worst, and the line's walk over cached answers (bounded at
+ * 2 * RESOLVER_ADDRS_MAX steps) always reaches every proxy. */
+#define CONF_PROXIES_MAX 8
+/* A server host, or an outbound proxy's host: a name we look up, and the
+ * longest SRV name built from it, "_sips._tcp." HOST, must still be a DNS
+ * name (<= 253, RFC 1035 2.3.4): 253 - 11. A final dot is not counted. */
+#define CONF_HOST_MAX 242
+/* lines[].domain: a DNS name (RFC 1035), never looked up by us; a final
+ * dot is not counted. */
+#define CONF_DOMAIN_MAX 253
+/* user, auth_user: SIP sets no bound; above any account name in use
+ * (numbers, e-mail-like names, UUIDs). */
+#define CONF_USER_MAX 128
+/* Above any generated SIP secret. */
+#define CONF_PASSWORD_MAX 128
+/* The From header's quoted display name: every byte may need a '\' escape,
+ * so it takes up to 2 * 64 + 3 bytes (sip.c's display[160]). */
+#define CONF_DISPLAY_NAME_MAX 64
+/* sip.user_agent: the User-Agent header's product tokens. */
+#define CONF_USER_AGENT_MAX 128
+/* control.socket: sockaddr_un's sun_path is 108 bytes with the NUL. */
+#define CONF_SOCKET_MAX 107
+/* control.group: LOGIN_NAME_MAX (256, with the NUL). */
+#define CONF_GROUP_MAX 255
+/* storage.database, sip.resolv_conf: SQLite's unix VFS refuses a full
+ * path over 504 bytes (its MAX_PATHNAME 512 less room for "-journal");
+ * 255 leaves room for the directory a relative path is joined to. */
+#define CONF_PATH_MAX 255
+
 enum conf_transport { CONF_TP_UDP, CONF_TP_TCP, CONF_TP_TLS, CONF_TP_MAX };
 enum conf_log_level { CONF_LOG_ERROR, CONF_LOG_WARN, CONF_LOG_INFO, CONF_LOG_DEBUG, CONF_LOG_MAX };
 

@@ -4,7 +4,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "addrlist.h"
+#include "agent.h"
 #include "config.h"
+#include "line.h"
 #include "unit.h"
 
 /* Load TEXT through a temporary file; errors go to errbuf (may be NULL).
@@ -226,6 +229,53 @@ TEST(config_errors_all_or_nothing)
 	CHECK(strstr(err, ":1: sip.port: 70000 is out of range") != NULL);
 	CHECK(strstr(err, ":3: lines.[0].servers: at least one server is required\n") != NULL);
 	CHECK(strstr(err, "hunter2") == NULL);
+	return 0;
+}
+
+/* The config's limits are what lets the runtime keep config strings in
+ * fixed buffers: each buffer named here holds the longest value config.c
+ * accepts, so nothing is cut or silently dropped. */
+TEST(config_limits_fit_the_runtime)
+{
+	/* agent_init() keeps AGENT_SERVERS_MAX servers and drops the rest. */
+	CHECK(CONF_SERVERS_MAX <= AGENT_SERVERS_MAX);
+	/* A host with its final dot, and the NUL: addrlist's name, line.c's
+	 * refresh_name. */
+	CHECK(CONF_HOST_MAX + 2 <= ADDRLIST_NAME_MAX);
+	/* A proxy as written, "host.:65535": line.c's from[ADDRLIST_NAME_MAX]. */
+	CHECK(CONF_HOST_MAX + 1 + 6 + 1 <= ADDRLIST_NAME_MAX);
+	/* The preloaded Route's "host.:65535" (addrlist_route()). */
+	CHECK(CONF_HOST_MAX + 1 + 6 + 1 <= ADDRLIST_NAME_MAX + 32);
+	/* "backup15 host.:65535/tls": describe_server() into an event's from/to. */
+	CHECK(9 + CONF_HOST_MAX + 1 + 6 + 4 + 1 <= LINE_DESC_MAX);
+	return 0;
+}
+
+TEST(config_servers_at_the_limit)
+{
+	char text[4096], err[512];
+	struct conf *c = NULL;
+	size_t o;
+	int i;
+
+	for (i = CONF_SERVERS_MAX; i <= CONF_SERVERS_MAX + 1; i++) {
+		o = (size_t)snprintf(text, sizeof(text),
+				     "lines = ( { id = \"a\"; user = \"1\"; domain = \"example.com\";\n"
+				     "  servers = (");
+		for (int j = 0; j < i; j++)
+			o += (size_t)snprintf(text + o, sizeof(text) - o, "%s { host = \"s%d.example.com\"; }",
+					      j ? "," : "", j);
+		snprintf(text + o, sizeof(text) - o, " ); } );\n");
+		if (i == CONF_SERVERS_MAX) {
+			CHECK_INT(load_text(text, &c, err, sizeof(err)), 0);
+			CHECK_INT(c->lines[0].n_servers, CONF_SERVERS_MAX);
+			conf_free(c);
+			c = NULL;
+		} else {
+			CHECK_INT(load_text(text, &c, err, sizeof(err)), -1);
+			CHECK(strstr(err, ":2: lines.[0].servers: at most 16 servers (17 given)\n") != NULL);
+		}
+	}
 	return 0;
 }
 
