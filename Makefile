@@ -24,11 +24,18 @@ PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
 CLI_CFLAGS := $(shell $(PKG_CONFIG) --cflags json-c 2>/dev/null)
 CLI_LIBS   := $(shell $(PKG_CONFIG) --libs json-c 2>/dev/null)
 
+# The pure modules: every line decision and its helpers. They link with
+# no library at all (no Sofia-SIP, libevent, SQLite, libconfig), which the
+# unit-pure binary below proves on every build.
+PURE_SRC   = agent.c addrlist.c netaddr.c backoff.c srv.c verdict.c
+PURE_OBJ   = $(addprefix $(BUILD)/,$(PURE_SRC:.c=.o))
 # Modules of the daemon, except main (so unit tests can link the rest).
-DAEMON_SRC = config.c log.c loop.c sip.c agent.c addrlist.c resolver.c store.c line.c lines.c ctl.c
+DAEMON_SRC = config.c log.c loop.c sip.c resolver.c store.c history.c line.c lines.c ctl.c $(PURE_SRC)
 DAEMON_OBJ = $(addprefix $(BUILD)/,$(DAEMON_SRC:.c=.o))
-UNIT_SRC   = $(wildcard test/unit/*.c)
+PURE_TESTS = main.c test_agent.c test_addrlist.c test_pure.c
+UNIT_SRC   = $(filter-out $(addprefix test/unit/,$(PURE_TESTS)),$(wildcard test/unit/*.c)) test/unit/main.c
 UNIT_OBJ   = $(addprefix $(BUILD)/unit/,$(notdir $(UNIT_SRC:.c=.o)))
+PURE_UNIT_OBJ = $(addprefix $(BUILD)/unit/,$(PURE_TESTS:.c=.o))
 
 .PHONY: all clean deps test unit check-config integration check-asan asan demo bench fuzz install
 all: $(BUILD)/sipuad $(BUILD)/sipuactl
@@ -51,6 +58,10 @@ $(BUILD)/unit/%.o: test/unit/%.c | $(BUILD)/unit
 $(BUILD)/unit-tests: $(UNIT_OBJ) $(DAEMON_OBJ)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
+# No $(PKG_LIBS): a pure module that reached for a library fails to link.
+$(BUILD)/unit-pure: $(PURE_UNIT_OBJ) $(PURE_OBJ)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^
+
 $(BUILD) $(BUILD)/unit:
 	mkdir -p $@
 
@@ -65,8 +76,8 @@ deps:
 test: deps
 	sh test/run-all.sh
 
-unit: $(BUILD)/unit-tests
-	$(BUILD)/unit-tests
+unit: $(BUILD)/unit-pure $(BUILD)/unit-tests
+	$(BUILD)/unit-pure && $(BUILD)/unit-tests
 
 check-config: $(BUILD)/sipuad
 	sh test/config/run.sh $(BUILD)/sipuad

@@ -1,6 +1,5 @@
-/* addrlist.c - a line's next hop and the walk over its addresses (SPEC B.2-B.5); pure. */
+/* addrlist.c - a line's next hop and the walk over its addresses (RULES B.2-B.5); pure. */
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "addrlist.h"
@@ -12,97 +11,6 @@ void addrlist_init(struct addrlist *al, char *const *proxies, int n_proxies)
 	al->n_proxies = n_proxies > 0 ? n_proxies : 0;
 	al->proxy = al->n_proxies ? 0 : -1;
 	al->idx = -1;
-}
-
-int addrlist_split_hostport(const char *s, char *host, size_t size, int *port)
-{
-	const char *end, *colon;
-	*port = 0;
-	if (!s || !*s)
-		return -1;
-	if (s[0] == '[') {
-		end = strchr(s, ']');
-		if (!end || (size_t)(end - s - 1) >= size)
-			return -1;
-		memcpy(host, s + 1, (size_t)(end - s - 1));
-		host[end - s - 1] = '\0';
-		colon = end[1] == ':' ? end + 1 : NULL;
-		if (!colon && end[1])
-			return -1;
-	} else {
-		colon = strchr(s, ':');
-		size_t n = colon ? (size_t)(colon - s) : strlen(s);
-		if (n == 0 || n >= size)
-			return -1;
-		memcpy(host, s, n);
-		host[n] = '\0';
-	}
-	if (colon) {
-		char *e;
-		long p = strtol(colon + 1, &e, 10);
-		if (*e || p < 1 || p > 65535)
-			return -1;
-		*port = (int)p;
-	}
-	return 0;
-}
-
-void addrlist_order_srv(const unsigned *prio, const unsigned *weight, int n, int *order,
-			uint32_t (*rand)(void *arg), void *rand_arg)
-{
-	for (int i = 0; i < n; i++)
-		order[i] = i;
-	for (int i = 1; i < n; i++) { /* stable insertion sort by priority */
-		int x = order[i], j = i - 1;
-		while (j >= 0 && prio[order[j]] > prio[x]) {
-			order[j + 1] = order[j];
-			j--;
-		}
-		order[j + 1] = x;
-	}
-	for (int i = 0; i < n;) {
-		int end = i;
-		while (end < n && prio[order[end]] == prio[order[i]])
-			end++;
-		/* RFC 2782's selection: a running sum over the records left;
-		 * the first whose sum reaches a uniform draw in 0..total goes
-		 * next. Weight 0 records are put first so they are picked
-		 * only rarely (when the draw is 0). */
-		int zeros = i;
-		for (int a = i; a < end; a++)
-			if (weight[order[a]] == 0) {
-				int x = order[a];
-				memmove(&order[zeros + 1], &order[zeros], sizeof *order * (size_t)(a - zeros));
-				order[zeros++] = x;
-			}
-		for (int k = i; k < end - 1; k++) {
-			unsigned long total = 0, run = 0;
-			for (int m = k; m < end; m++)
-				total += weight[order[m]];
-			unsigned long draw = total ? (unsigned long)((double)rand(rand_arg) / 4294967296.0 *
-							     (double)(total + 1)) : 0;
-			int pick = k;
-			for (int m = k; m < end; m++) {
-				run += weight[order[m]];
-				if (run >= draw) {
-					pick = m;
-					break;
-				}
-			}
-			int x = order[pick];
-			memmove(&order[k + 1], &order[k], sizeof *order * (size_t)(pick - k));
-			order[k] = x;
-		}
-		i = end;
-	}
-}
-
-void addrlist_format(char *buf, size_t size, const struct resolver_addr *a)
-{
-	if (strchr(a->ip, ':'))
-		snprintf(buf, size, "[%s]:%d", a->ip, a->port);
-	else
-		snprintf(buf, size, "%s:%d", a->ip, a->port);
 }
 
 static void forget(struct addrlist *al)
@@ -130,29 +38,17 @@ static void use_proxy(struct addrlist *al, enum conf_transport tp)
 {
 	char host[ADDRLIST_NAME_MAX];
 	int port;
-	if (addrlist_split_hostport(al->proxies[al->proxy], host, sizeof host, &port) != 0) {
+	if (netaddr_split(al->proxies[al->proxy], host, sizeof host, &port) != 0) {
 		snprintf(host, sizeof host, "%s", al->proxies[al->proxy]);
 		port = 0;
 	}
 	set_name(al, host, port, tp);
 }
 
-void addrlist_route(const struct conf_server *sv, char *buf, size_t size)
-{
-	if (strchr(sv->host, ':'))
-		snprintf(buf, size, "[%s]", sv->host);
-	else
-		snprintf(buf, size, "%s", sv->host);
-	if (sv->port) {
-		size_t n = strlen(buf);
-		snprintf(buf + n, size - n, ":%d", sv->port);
-	}
-}
-
 enum al_verdict addrlist_begin(struct addrlist *al, const struct conf_server *sv, int64_t now)
 {
 	if (al->n_proxies) {
-		addrlist_route(sv, al->route, sizeof al->route);
+		netaddr_host(al->route, sizeof al->route, sv->host, sv->port);
 		use_proxy(al, sv->transport);
 	} else {
 		al->route[0] = '\0';
@@ -166,31 +62,31 @@ enum al_verdict addrlist_begin(struct addrlist *al, const struct conf_server *sv
 	return AL_USE;
 }
 
-struct resolver_key addrlist_key(const struct addrlist *al)
+struct dns_key addrlist_key(const struct addrlist *al)
 {
-	struct resolver_key k = { .name = al->name, .port = al->port, .tp = al->tp };
+	struct dns_key k = { .name = al->name, .port = al->port, .tp = al->tp };
 	return k;
 }
 
-static int find(const struct resolver_answer *ans, const char *addr)
+static int find(const struct dns_answer *ans, const char *addr)
 {
-	char buf[64];
+	char buf[NETADDR_STR_MAX];
 	for (int i = 0; i < ans->n; i++) {
-		addrlist_format(buf, sizeof buf, &ans->v[i]);
+		netaddr_format(buf, sizeof buf, &ans->v[i]);
 		if (strcmp(buf, addr) == 0)
 			return i;
 	}
 	return -1;
 }
 
-enum al_verdict addrlist_resolved(struct addrlist *al, const struct resolver_answer *ans)
+enum al_verdict addrlist_resolved(struct addrlist *al, const struct dns_answer *ans)
 {
 	/* A last good answer carries a DNS outage (SPEC D), but not a name
 	 * the nameserver says is gone (NXDOMAIN), nor a list whose every
 	 * address just failed (B.4 asked for a new one): then B.5 (or A.2)
 	 * goes on. The next attempt may take it again. */
 	bool usable = ans->n > 0 &&
-		      (ans->status == 0 || (ans->status != RESOLVER_ENXDOMAIN && !al->exhausted));
+		      (ans->status == 0 || (ans->status != DNS_ENXDOMAIN && !al->exhausted));
 	al->exhausted = false;
 	if (usable) {
 		al->ans = *ans;
@@ -248,7 +144,7 @@ void addrlist_succeeded(struct addrlist *al)
 		al->tried = 1;
 }
 
-void addrlist_refreshed(struct addrlist *al, const struct resolver_answer *ans)
+void addrlist_refreshed(struct addrlist *al, const struct dns_answer *ans)
 {
 	if (ans->n == 0) {
 		al->ans.status = ans->status;
@@ -256,9 +152,9 @@ void addrlist_refreshed(struct addrlist *al, const struct resolver_answer *ans)
 		snprintf(al->ans.error, sizeof al->ans.error, "%s", ans->error);
 		return;
 	}
-	char cur[64] = "";
+	char cur[NETADDR_STR_MAX] = "";
 	if (addrlist_current(al))
-		addrlist_format(cur, sizeof cur, addrlist_current(al));
+		netaddr_format(cur, sizeof cur, addrlist_current(al));
 	al->ans = *ans;
 	al->have = true;
 	/* An address in use that is gone from the name stays in use (a
@@ -280,7 +176,7 @@ void addrlist_adopt(struct addrlist *al, const char *addr)
 	}
 }
 
-const struct resolver_addr *addrlist_current(const struct addrlist *al)
+const struct netaddr *addrlist_current(const struct addrlist *al)
 {
 	if (!al->have || al->idx < 0 || al->idx >= al->ans.n)
 		return NULL;
@@ -297,5 +193,5 @@ int addrlist_left(const struct addrlist *al)
 
 bool addrlist_is_literal(const struct addrlist *al)
 {
-	return resolver_is_literal(al->name);
+	return netaddr_is_literal(al->name);
 }

@@ -9,7 +9,8 @@
 #include <stdint.h>
 
 #include "config.h"
-#include "resolver.h"
+#include "dns.h"
+#include "netaddr.h"
 
 #define ADDRLIST_NAME_MAX 256
 
@@ -32,14 +33,14 @@ struct addrlist {
 	enum conf_transport tp;
 	char route[ADDRLIST_NAME_MAX + 32]; /* with proxies: the server to preload as Route */
 	/* its addresses */
-	struct resolver_answer ans; /* n = 0: none yet */
+	struct dns_answer ans; /* n = 0: none yet */
 	bool have;                  /* ans belongs to name/port/tp */
 	int idx;                    /* address in use; -1: none (or not in a refreshed list) */
 	int tried;                  /* addresses tried since the last success or answer,
 				     * the one in use included: the walk is circular from
 				     * where it began, every address once (B.4) */
 	bool exhausted;             /* every address failed: resolve again first (SPEC B.4) */
-	char prefer[64];            /* "IP:PORT" to start from (restored), "" none */
+	char prefer[NETADDR_STR_MAX];            /* "IP:PORT" to start from (restored), "" none */
 };
 
 void addrlist_init(struct addrlist *al, char *const *proxies, int n_proxies);
@@ -49,17 +50,14 @@ void addrlist_init(struct addrlist *al, char *const *proxies, int n_proxies);
  * AL_LOOKUP when the name's answer is missing, expired at NOW, or was used
  * up (B.4: after the last address, resolve again); else AL_USE at index 0. */
 enum al_verdict addrlist_begin(struct addrlist *al, const struct conf_server *sv, int64_t now);
-/* RFC 3261 8.1.2: through a proxy, the server SV as the preloaded Route's
- * "host[:port]" (the proxy resolves a name). */
-void addrlist_route(const struct conf_server *sv, char *buf, size_t size);
 /* The key addrlist_begin() chose, for the resolver. */
-struct resolver_key addrlist_key(const struct addrlist *al);
+struct dns_key addrlist_key(const struct addrlist *al);
 /* An answer to AL_LOOKUP (fresh, or stale last-good, or empty). A stale
  * answer is used unless the name is gone (NXDOMAIN) or the lookup was the
  * B.4 re-resolution after every address failed. Nothing usable with
  * proxies: the next proxy (B.5) -> AL_LOOKUP again, until every proxy has
  * failed once -> AL_FAILED; without proxies -> AL_FAILED. Else AL_USE. */
-enum al_verdict addrlist_resolved(struct addrlist *al, const struct resolver_answer *ans);
+enum al_verdict addrlist_resolved(struct addrlist *al, const struct dns_answer *ans);
 /* The request through the current address failed: AL_USE at the next
  * address not yet tried (wrapping past the end of the list: a line that
  * moved to the second address tries the first again before giving up), or
@@ -72,29 +70,16 @@ void addrlist_succeeded(struct addrlist *al);
  * is replaced, the address in use stays in use (affinity), its index
  * follows it into the new list (or -1 if it is gone from it). An empty
  * answer changes nothing but the expiry and the error. */
-void addrlist_refreshed(struct addrlist *al, const struct resolver_answer *ans);
+void addrlist_refreshed(struct addrlist *al, const struct dns_answer *ans);
 /* The line now uses address "IP:PORT" (e.g. adopted from the failback
  * probe): point the cursor at it. */
 void addrlist_adopt(struct addrlist *al, const char *addr);
 
 /* NULL when no address is in use. */
-const struct resolver_addr *addrlist_current(const struct addrlist *al);
+const struct netaddr *addrlist_current(const struct addrlist *al);
 /* Addresses not yet tried in this walk. */
 int addrlist_left(const struct addrlist *al);
 /* True when the name is a literal: nothing to re-resolve. */
 bool addrlist_is_literal(const struct addrlist *al);
-
-/* RFC 2782: the order to use N SRV records of PRIO and WEIGHT in: lowest
- * priority first; within a priority, a weighted random order (RAND returns
- * uniform 0..UINT32_MAX), so a fleet spreads over equal-priority servers as
- * the zone says. ORDER gets record indices. */
-void addrlist_order_srv(const unsigned *prio, const unsigned *weight, int n, int *order,
-			uint32_t (*rand)(void *arg), void *rand_arg);
-
-/* "host[:port]" or "[v6][:port]" -> HOST (brackets removed), *PORT (0 if
- * none). -1 if malformed. */
-int addrlist_split_hostport(const char *s, char *host, size_t size, int *port);
-/* "IP:PORT" with IPv6 in brackets. */
-void addrlist_format(char *buf, size_t size, const struct resolver_addr *a);
 
 #endif

@@ -1,13 +1,13 @@
-/* agent.c - the per-line policy of SPEC A and C; pure: no clock, no I/O, no globals. */
+/* agent.c - the per-line policy of RULES A-C (and D's restore); pure: no clock,
+ * no I/O, no globals. Transitions go through transition(); one log line per step. */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "agent.h"
-
-/* RFC 5626 4.5's max-time: no backoff grows past this (unless a configured
- * base is larger: then the base is the cap). */
-#define AGENT_BACKOFF_MAX_MS (1800 * 1000LL)
+#include "backoff.h"
 
 static const char *const state_names[AG_STATE_MAX] = {
 	[AG_DISABLED] = "disabled",
@@ -28,7 +28,10 @@ static const char *const pub_names[AP_MAX] = {
 	[AP_ADDRESS] = "address",
 	[AP_PROXY] = "proxy",
 	[AP_DNS] = "dns",
+	[AP_RESTART] = "restart",
 };
+
+static const char *const tp_names[CONF_TP_MAX] = { "udp", "tcp", "tls" };
 
 const char *agent_state_name(enum agent_state s)
 {
@@ -38,6 +41,16 @@ const char *agent_state_name(enum agent_state s)
 const char *agent_pub_name(enum agent_pub p)
 {
 	return p < AP_MAX ? pub_names[p] : "?";
+}
+
+void agent_role_name(int i, char *buf, size_t size)
+{
+	if (i == 0)
+		snprintf(buf, size, "primary");
+	else if (i == 1)
+		snprintf(buf, size, "backup");
+	else
+		snprintf(buf, size, "backup%d", i);
 }
 
 int agent_budget_ms(const struct agent_config *cfg)
@@ -52,43 +65,146 @@ int agent_budget_ms(const struct agent_config *cfg)
 	return (int)(sum - cfg->t1_ms / 4);
 }
 
-int64_t agent_backoff_ms(const struct agent *a, int64_t base_ms, int n)
+static int64_t backoff(const struct agent *a, int64_t base_ms, int n)
 {
-	int64_t cap = base_ms > AGENT_BACKOFF_MAX_MS ? base_ms : AGENT_BACKOFF_MAX_MS;
-	int64_t w = base_ms;
-	for (int i = 0; i < n && w < cap; i++)
-		w *= 2;
-	if (w > cap)
-		w = cap;
 	uint32_t r = a->cfg.rand ? a->cfg.rand(a->cfg.rand_arg) : UINT32_MAX;
-	/* half of w, plus a uniform share of the other half */
-	return w / 2 + (int64_t)((double)(w - w / 2) * ((double)r / (double)UINT32_MAX));
+	return backoff_ms(base_ms, n, BACKOFF_CAP_MS, r);
 }
 
-static struct agent_action *act(struct agent_actions *out, enum agent_act_kind kind)
+/* A broken invariant (STYLE 6): a debug build stops here so the bug is
+ * seen; a release build (NDEBUG) logs it and starts the line over at the
+ * end of the step. */
+static void bug(struct agent *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void bug(struct agent *a, const char *fmt, ...)
 {
-	/* AGENT_ACTIONS_MAX bounds what any single step emits (at most 5). */
-	struct agent_action *x = &out->v[out->n < AGENT_ACTIONS_MAX ? out->n++ : AGENT_ACTIONS_MAX - 1];
+	char text[AGENT_REASON_MAX];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof text, fmt, ap);
+	va_end(ap);
+#ifndef NDEBUG
+	fprintf(stderr, "sipuad: agent bug: %s\n", text);
+	abort();
+#endif
+	if (a->out)
+		snprintf(a->out->bug, sizeof a->out->bug, "%s", text);
+}
+
+static struct agent_action *act(struct agent *a, struct agent_actions *out, enum agent_act_kind kind)
+{
+	static struct agent_action sink; /* only reached in a release build, after bug() */
+	if (out->n >= AGENT_ACTIONS_MAX) {
+		bug(a, "more than %d actions in one step", AGENT_ACTIONS_MAX);
+		return memset(&sink, 0, sizeof sink);
+	}
+	struct agent_action *x = &out->v[out->n++];
 	memset(x, 0, sizeof *x);
 	x->kind = kind;
 	x->server = -1;
-	x->to = -1;
 	return x;
 }
 
-static void publish(struct agent_actions *out, enum agent_pub pub, int from, int to,
-		    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-static void publish(struct agent_actions *out, enum agent_pub pub, int from, int to,
+/* An action's key is a copy: the agent's own name buffers may change
+ * later in the same step (a failover points the list at another name). */
+static void set_key(struct agent_action *x, const struct dns_key *k)
+{
+	snprintf(x->key_name, sizeof x->key_name, "%s", k->name);
+	x->key = *k;
+	x->key.name = x->key_name;
+}
+
+struct dns_key agent_action_key(const struct agent_action *x)
+{
+	struct dns_key k = x->key;
+	k.name = x->key_name;
+	return k;
+}
+
+/* The reason the step's log line gives; the first one said wins. */
+static void because(struct agent *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void because(struct agent *a, const char *fmt, ...)
+{
+	if (!a->out || a->out->why[0])
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(a->out->why, sizeof a->out->why, fmt, ap);
+	va_end(ap);
+}
+
+/* What can follow what (DESIGN "Line states"). A disabled line never
+ * moves; only a REGISTER's 200 registers. */
+bool agent_legal(enum agent_state from, enum agent_state to)
+{
+	if (from == to)
+		return true;
+	if (from == AG_DISABLED)
+		return false;
+	if (to == AG_DISABLED)
+		return from == AG_WAITING; /* AE_START of a disabled line */
+	if (to == AG_REGISTERED)
+		return from == AG_REGISTERING;
+	return true;
+}
+
+/* The one place the state changes. */
+static void transition(struct agent *a, enum agent_state to)
+{
+	if (!agent_legal(a->state, to)) {
+		bug(a, "illegal transition %s -> %s", agent_state_name(a->state), agent_state_name(to));
+		return;
+	}
+	a->state = to;
+}
+
+/* "primary 127.0.0.2:5060/udp": how events name a server. */
+static void describe_server(const struct agent *a, int i, char *buf, size_t size)
+{
+	char role[24], hostport[ADDRLIST_NAME_MAX + 8];
+	if (i < 0 || i >= a->cfg.n_servers) {
+		buf[0] = '\0';
+		return;
+	}
+	const struct conf_server *sv = &a->cfg.servers[i];
+	agent_role_name(i, role, sizeof role);
+	netaddr_host(hostport, sizeof hostport, sv->host, sv->port ? sv->port : dns_default_port(sv->transport));
+	snprintf(buf, size, "%s %s/%s", role, hostport,
+		 sv->transport < CONF_TP_MAX ? tp_names[sv->transport] : "?");
+}
+
+static void publish_text(struct agent *a, struct agent_actions *out, enum agent_pub pub,
+			 const char *from, const char *to, const char *text)
+{
+	struct agent_action *x = act(a, out, AA_PUBLISH);
+	x->pub = pub;
+	snprintf(x->from, sizeof x->from, "%s", from);
+	snprintf(x->to, sizeof x->to, "%s", to);
+	snprintf(x->reason, sizeof x->reason, "%s", text);
+	x->from_server = x->to_server = -1;
+	if (pub == AP_FAILOVER || pub == AP_FAILBACK || pub == AP_ADDRESS || pub == AP_PROXY)
+		because(a, "%s %s -> %s: %s", pub_names[pub], from, to, text);
+	else
+		because(a, "%s", text);
+}
+
+/* An event naming servers FROM and TO (-1: none). */
+static void publish(struct agent *a, struct agent_actions *out, enum agent_pub pub, int from, int to,
+		    const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+static void publish(struct agent *a, struct agent_actions *out, enum agent_pub pub, int from, int to,
 		    const char *fmt, ...)
 {
-	struct agent_action *x = act(out, AA_PUBLISH);
+	char f[AGENT_DESC_MAX], t[AGENT_DESC_MAX], text[AGENT_REASON_MAX];
 	va_list ap;
-	x->pub = pub;
-	x->server = from;
-	x->to = to;
 	va_start(ap, fmt);
-	vsnprintf(x->reason, sizeof x->reason, fmt, ap);
+	vsnprintf(text, sizeof text, fmt, ap);
 	va_end(ap);
+	describe_server(a, from, f, sizeof f);
+	describe_server(a, to, t, sizeof t);
+	publish_text(a, out, pub, f, t, text);
+	if (out->n > 0 && out->v[out->n - 1].kind == AA_PUBLISH) {
+		out->v[out->n - 1].from_server = from;
+		out->v[out->n - 1].to_server = to;
+	}
 }
 
 static void set_error(struct agent *a, int64_t now, int code, const char *reason)
@@ -98,26 +214,30 @@ static void set_error(struct agent *a, int64_t now, int code, const char *reason
 	snprintf(a->error_reason, sizeof a->error_reason, "%s", reason);
 }
 
-/* The words an operator reads for a failed request (issue: "REGISTER to
- * 127.0.0.2:5060 timed out after 3 transmissions"). */
-static void describe(const struct agent *a, const char *what, const struct agent_event *ev,
+/* The words an operator reads for a failed request: "REGISTER to
+ * 127.0.0.2:5060 timed out". */
+static void describe(const char *what, const char *to, enum verdict v, const struct agent_event *ev,
 		     char *buf, size_t size)
 {
-	const char *to = ev->target && *ev->target ? ev->target : a->target;
-	switch (ev->result) {
-	case SIP_RES_TIMEOUT:
-		snprintf(buf, size, "%s to %s timed out", what, to);
+	const char *phrase = ev->phrase ? ev->phrase : "";
+	switch (v) {
+	case VERDICT_TIMEOUT:
+		if (ev->local)
+			snprintf(buf, size, "%s to %s timed out", what, to);
+		else /* a proxy's word */
+			snprintf(buf, size, "%s to %s timed out: %d %s", what, to, ev->status, phrase);
 		break;
-	case SIP_RES_UNREACHABLE:
-		snprintf(buf, size, "%s to %s: unreachable (%d %s)", what, to, ev->status,
-			 ev->phrase ? ev->phrase : "");
+	case VERDICT_UNREACHABLE:
+		snprintf(buf, size, "%s to %s unreachable: %d %s", what, to, ev->status, phrase);
 		break;
-	case SIP_RES_AUTH:
-		snprintf(buf, size, "%s to %s: authentication failed (%d %s)", what, to,
-			 ev->status, ev->phrase ? ev->phrase : "");
+	case VERDICT_AUTH:
+		snprintf(buf, size, "%s to %s: authentication failed: %d %s", what, to, ev->status, phrase);
 		break;
 	default:
-		snprintf(buf, size, "%s to %s: %d %s", what, to, ev->status, ev->phrase ? ev->phrase : "");
+		if (ev->status)
+			snprintf(buf, size, "%s to %s: %d %s", what, to, ev->status, phrase);
+		else
+			snprintf(buf, size, "%s to %s: %s", what, to, *phrase ? phrase : "could not be sent");
 		break;
 	}
 }
@@ -127,94 +247,220 @@ static bool is_last(const struct agent *a, int i)
 	return i == a->cfg.n_servers - 1;
 }
 
+/* What server I asks for: what this registrar insisted on before (423's
+ * Min-Expires, remembered across restarts) rather than draw the 423 again. */
+static int expires_for(const struct agent *a, int i)
+{
+	int expires = a->cfg.servers[i].expires;
+	return a->sv[i].learned_min > expires ? a->sv[i].learned_min : expires;
+}
+
 static void disarm_session(struct agent *a)
 {
 	a->deadline[AT_BUDGET] = 0;
 	a->deadline[AT_HEARTBEAT] = 0;
 	a->deadline[AT_HB_ANSWER] = 0;
-	a->hb_busy = false;
 }
 
 static void drop_probe(struct agent *a, struct agent_actions *out)
 {
-	if (a->probe_busy)
-		act(out, AA_PROBE_DROP);
-	a->probe_busy = false;
+	if (a->probe != APB_IDLE)
+		act(a, out, AA_PROBE_DROP);
+	a->probe = APB_IDLE;
 	a->deadline[AT_FAILBACK] = 0;
 	a->failback_pending = false;
 }
 
-/* REGISTER through the address in use; LEFT addresses follow it. */
-static void send_register(struct agent *a, int left, int64_t now, struct agent_actions *out)
+static void cancel_refresh(struct agent *a, struct agent_actions *out)
 {
-	struct agent_action *x = act(out, AA_REGISTER);
+	if (!a->refreshing)
+		return;
+	act(a, out, AA_CANCEL_LOOKUP)->lookup = AK_REFRESH;
+	a->refreshing = false;
+}
+
+/* The binding's requests go through the address list's current address. */
+static void use_current(struct agent *a)
+{
+	const struct netaddr *x = addrlist_current(&a->al);
+	if (!x)
+		return;
+	a->cur = *x;
+	netaddr_format(a->address, sizeof a->address, x);
+	snprintf(a->route, sizeof a->route, "%s", a->al.route);
+}
+
+/* An IP literal is its own answer (RULES B.3): no lookup, no resolving. */
+static bool literal_answer(const struct dns_key *k, struct dns_answer *ans)
+{
+	if (!netaddr_is_literal(k->name))
+		return false;
+	memset(ans, 0, sizeof *ans);
+	snprintf(ans->v[0].ip, sizeof ans->v[0].ip, "%s", k->name);
+	ans->v[0].port = k->port ? k->port : dns_default_port(k->tp);
+	ans->n = 1;
+	return true;
+}
+
+/* A lookup failed (or recovered): say so once per change, not per retry,
+ * so a long DNS outage costs one history entry (and one flash write). */
+static void note_dns(struct agent *a, const struct dns_answer *ans, struct agent_actions *out)
+{
+	char why[AGENT_REASON_MAX];
+	if (ans->status == a->dns_status)
+		return;
+	a->dns_status = ans->status;
+	if (ans->status == DNS_OK)
+		return;
+	if (ans->n && ans->status == DNS_ENXDOMAIN)
+		snprintf(why, sizeof why, "%.120s: the name is gone; its last good answer is not used",
+			 ans->error);
+	else if (ans->n)
+		snprintf(why, sizeof why, "%.140s; using the last good answer (%d address%s)", ans->error,
+			 ans->n, ans->n == 1 ? "" : "es");
+	else
+		snprintf(why, sizeof why, "%.140s; no address known", ans->error);
+	publish_text(a, out, AP_DNS, "", "", why);
+}
+
+/* REGISTER through the address in use. */
+static void send_register(struct agent *a, int64_t now, struct agent_actions *out)
+{
+	struct agent_action *x = act(a, out, AA_REGISTER);
 	x->server = a->server;
-	a->state = AG_REGISTERING;
-	a->reg_busy = true;
-	/* SPEC C: retry_count transmissions, except through the last address
-	 * of the last server, which gets RFC 3261's full 64*T1 (nta's own
+	x->addr = &a->cur;
+	x->route = a->route;
+	x->tp = a->cfg.servers[a->server].transport;
+	x->expires = expires_for(a, a->server);
+	if (a->route[0])
+		because(a, "REGISTER to %s via %s", a->route, a->address);
+	else
+		because(a, "REGISTER to %s", a->address);
+	transition(a, AG_REGISTERING);
+	/* C.5: retry_count transmissions, except through the last address of
+	 * the last server, which gets RFC 3261's full 64*T1 (nta's own
 	 * timeout ends it). */
-	if (!is_last(a, a->server) || left > 0)
+	if (!is_last(a, a->server) || addrlist_left(&a->al) > 0)
 		a->deadline[AT_BUDGET] = now + agent_budget_ms(&a->cfg);
 }
 
-/* Register at server I. FROM_FIRST: a new attempt, which begins at the
- * first address of I's next hop (resolving it first: SPEC B); else the
- * same address again (affinity: a heartbeat miss, SPEC A.4's second try).
- * A new server gets a new binding (contact ;srv=I); RELEASE_OLD
- * un-REGISTERs the old one on the way. */
-static void start_register(struct agent *a, int i, int64_t now, bool release_old, bool from_first,
+static void server_failed(struct agent *a, int64_t now, const char *reason, struct agent_actions *out);
+static void attempt_answer(struct agent *a, const struct dns_answer *ans, int64_t now,
+			   struct agent_actions *out);
+
+/* Ask for the next hop's addresses: a literal answers itself at once. */
+static void lookup_attempt(struct agent *a, int64_t now, struct agent_actions *out)
+{
+	struct dns_key k = addrlist_key(&a->al);
+	struct dns_answer lit;
+	if (literal_answer(&k, &lit)) {
+		attempt_answer(a, &lit, now, out);
+		return;
+	}
+	struct agent_action *x = act(a, out, AA_LOOKUP);
+	x->lookup = AK_ATTEMPT;
+	set_key(x, &k);
+	/* B.4: after every address failed, the nameservers are asked, not
+	 * the cache. */
+	x->fresh_ok = !a->al.exhausted;
+	because(a, "looking up %s", k.name);
+	transition(a, AG_RESOLVING);
+}
+
+/* A new attempt on the current server, from the first address of its next
+ * hop (RULES B.2): the name's answer is used while fresh, else looked up. */
+static void begin_attempt(struct agent *a, int64_t now, struct agent_actions *out)
+{
+	cancel_refresh(a, out);
+	if (addrlist_begin(&a->al, &a->cfg.servers[a->server], now) == AL_LOOKUP) {
+		lookup_attempt(a, now, out);
+		return;
+	}
+	use_current(a);
+	send_register(a, now, out);
+}
+
+/* B.2-B.5: the answer for an attempt. */
+static void attempt_answer(struct agent *a, const struct dns_answer *ans, int64_t now,
 			   struct agent_actions *out)
 {
+	char why[AGENT_REASON_MAX];
+	int before = a->al.proxy;
+	note_dns(a, ans, out);
+	enum al_verdict v = addrlist_resolved(&a->al, ans);
+	if (a->al.proxy != before && before >= 0) {
+		/* B.5: the proxy could not be resolved: the next one. */
+		publish_text(a, out, AP_PROXY, a->cfg.proxies[before], a->cfg.proxies[a->al.proxy],
+			     ans->error[0] ? ans->error : "no address");
+	}
+	if (v == AL_LOOKUP) {
+		lookup_attempt(a, now, out);
+		return;
+	}
+	if (v == AL_USE && addrlist_current(&a->al)) {
+		use_current(a);
+		send_register(a, now, out);
+		return;
+	}
+	/* A.2: a failed resolution is a registration failure. */
+	snprintf(why, sizeof why, "DNS: %.180s", a->al.ans.error[0] ? a->al.ans.error : "no address to use");
+	set_error(a, now, 0, why);
+	server_failed(a, now, why, out);
+}
+
+/* Register at server I. FROM_FIRST: a new attempt, which begins at the
+ * first address of I's next hop; else the same address again (affinity: a
+ * heartbeat miss, A.4's second try). A new server gets a new binding
+ * (Contact ;srv=I); RELEASE_OLD un-REGISTERs the old one on the way. */
+static void start_register(struct agent *a, int i, int64_t now, bool release_old, bool from_first,
+			   enum agent_reg purpose, struct agent_actions *out)
+{
 	if (i != a->server) {
-		struct agent_action *x = act(out, AA_ABANDON);
-		x->release_old = release_old && a->bound;
+		act(a, out, AA_ABANDON)->release_old = release_old && a->bound;
 		a->bound = false;
 		drop_probe(a, out);
 		from_first = true;
 	}
 	a->server = i;
+	a->reg = purpose;
 	a->deadline[AT_RETRY] = 0;
 	disarm_session(a);
-	if (from_first) {
-		struct agent_action *x = act(out, AA_RESOLVE);
-		x->server = i;
-		a->state = AG_RESOLVING;
-		a->reg_busy = false;
-		return;
-	}
-	send_register(a, a->addr_left, now, out);
+	if (from_first || !a->address[0])
+		begin_attempt(a, now, out);
+	else
+		send_register(a, now, out);
 }
 
 /* The binding's request failed: forget it, and every request of it in flight. */
 static void drop_binding(struct agent *a, struct agent_actions *out)
 {
-	a->reg_busy = a->unreg_busy = false;
-	a->reverify = a->unreg_4xx = a->again_4xx = false;
 	a->bound = false;
 	disarm_session(a);
-	act(out, AA_ABANDON);
+	act(a, out, AA_ABANDON);
 }
 
-/* SPEC B.4: the server failed through one of its addresses and the next hop
- * has more: the same server through the next one. */
+/* B.4: the server failed through one of its addresses: the same server
+ * through the next address, while the next hop has one not yet tried. */
 static bool next_address(struct agent *a, int64_t now, const char *reason, struct agent_actions *out)
 {
-	if (a->stopping)
-		return false;
-	if (a->addr_left <= 0) {
-		/* The last address failed too: the list is used up; the next
-		 * attempt resolves the name again (B.4). Not after a failed
-		 * lookup: no address was used. */
-		if (a->state != AG_RESOLVING)
-			act(out, AA_NEXT_ADDRESS);
-		return false;
+	char prev[NETADDR_STR_MAX];
+	if (a->halted || a->state == AG_RESOLVING)
+		return false; /* a failed lookup: no address was used */
+	snprintf(prev, sizeof prev, "%s", a->address);
+	if (addrlist_failed(&a->al) == AL_USE && addrlist_current(&a->al)) {
+		drop_binding(a, out);
+		use_current(a);
+		publish_text(a, out, AP_ADDRESS, prev, a->address, reason);
+		a->reg = AR_NEW;
+		send_register(a, now, out);
+		return true;
 	}
-	drop_binding(a, out);
-	act(out, AA_NEXT_ADDRESS);
-	publish(out, AP_ADDRESS, a->server, a->server, "%s", reason);
-	send_register(a, --a->addr_left, now, out);
-	return true;
+	/* The last address failed too: the name is asked again before its
+	 * next use, also after the line was on another server meanwhile. */
+	struct dns_key k = addrlist_key(&a->al);
+	if (k.name[0] && !netaddr_is_literal(k.name))
+		set_key(act(a, out, AA_INVALIDATE), &k);
+	return false;
 }
 
 /* The first server at or after FROM that is not held down by Retry-After;
@@ -227,16 +473,16 @@ static int next_free(const struct agent *a, int from, int64_t now)
 	return -1;
 }
 
-static void wait_then_register(struct agent *a, int i, int64_t when)
+static void wait_then_register(struct agent *a, enum agent_state st, int i, int64_t when)
 {
-	a->state = AG_WAITING;
+	transition(a, st);
 	a->retry_server = i;
 	if (a->sv[i].hold_until > when)
 		when = a->sv[i].hold_until;
 	a->deadline[AT_RETRY] = when;
 }
 
-/* SPEC A.2/A.3 and C: the server failed; REASON says how. */
+/* A.2/A.3 and C: the server failed; REASON says how. */
 static void server_failed(struct agent *a, int64_t now, const char *reason, struct agent_actions *out)
 {
 	int cur = a->server, n = a->cfg.n_servers;
@@ -247,63 +493,80 @@ static void server_failed(struct agent *a, int64_t now, const char *reason, stru
 
 	if (n == 1) {
 		/* Only one server: register again when timer 2 expires. */
-		int64_t w = agent_backoff_ms(a, a->cfg.retry_delay_ms, a->failed_cycles++);
-		publish(out, AP_ERROR, cur, -1, "%s; again in %lld s", reason, (long long)((w + 999) / 1000));
-		wait_then_register(a, 0, now + w);
+		int64_t w = backoff(a, a->cfg.retry_delay_ms, a->failed_cycles++);
+		publish(a, out, AP_ERROR, cur, -1, "%s; again in %lld s", reason, (long long)((w + 999) / 1000));
+		wait_then_register(a, AG_FAILED, 0, now + w);
 		return;
 	}
 	if (!is_last(a, cur)) {
 		int next = next_free(a, cur + 1, now);
 		if (next >= 0) {
 			a->failovers++;
-			publish(out, AP_FAILOVER, cur, next, "%s", reason);
-			start_register(a, next, now, false, true, out);
+			publish(a, out, AP_FAILOVER, cur, next, "%s", reason);
+			start_register(a, next, now, false, true, AR_NEW, out);
 			return;
 		}
 	}
 	/* The last server failed (or every later one is held down). */
 	if (a->sv[cur].registered_before && a->failed_cycles == 0 && is_last(a, cur) &&
 	    a->sv[0].hold_until <= now) {
-		/* SPEC A.2: the backup worked before: back to the primary at once. */
+		/* A.2: the backup worked before: back to the primary at once. */
 		a->failed_cycles++;
 		a->failovers++;
-		publish(out, AP_FAILOVER, cur, 0, "%s", reason);
-		start_register(a, 0, now, false, true, out);
+		publish(a, out, AP_FAILOVER, cur, 0, "%s", reason);
+		start_register(a, 0, now, false, true, AR_NEW, out);
 		return;
 	}
-	/* SPEC C: all servers unavailable: the failure is reported; SPEC A.2
-	 * timer 1 brings the line back to the primary, backing off over
-	 * repeated full failures (RFC 5626 4.5). */
-	int64_t w = agent_backoff_ms(a, a->cfg.return_delay_ms, a->failed_cycles++);
-	publish(out, AP_ERROR, cur, -1, "all %d servers unavailable (%s); primary again in %lld s",
-		n, reason, (long long)((w + 999) / 1000));
-	wait_then_register(a, 0, now + w);
+	/* C.6: all servers unavailable: the failure is reported; A.2's timer
+	 * 1 brings the line back to the primary, backing off over repeated
+	 * full failures (RFC 5626 4.5). */
+	int64_t w = backoff(a, a->cfg.return_delay_ms, a->failed_cycles++);
+	publish(a, out, AP_ERROR, cur, -1, "all %d servers unavailable, primary again in %lld s; last: %s",
+		n, (long long)((w + 999) / 1000), reason);
+	wait_then_register(a, AG_FAILED, 0, now + w);
 }
 
 static void arm_failback(struct agent *a, int64_t now)
 {
-	if (a->server != 0 && a->cfg.failback && !a->probe_busy)
-		a->deadline[AT_FAILBACK] = now + agent_backoff_ms(a, a->cfg.failback_ms, 0);
+	if (a->server != 0 && a->cfg.failback && a->probe == APB_IDLE)
+		a->deadline[AT_FAILBACK] = now + backoff(a, a->cfg.failback_ms, 0);
+}
+
+static void arm_heartbeat(struct agent *a, int64_t now)
+{
+	if (a->cfg.heartbeat_ms > 0)
+		a->deadline[AT_HEARTBEAT] = now + a->cfg.heartbeat_ms;
+}
+
+/* A 200 from server I: learn what it granted (A.5) and insisted on (A.4). */
+static void granted(struct agent *a, int i, const struct agent_event *ev, int64_t now)
+{
+	a->failed_cycles = 0;
+	a->sv[i].registered_before = true;
+	a->granted_s = ev->expires;
+	a->registered_at = now;
+	if (ev->expires > a->cfg.servers[i].expires)
+		a->sv[i].learned_min = ev->expires;
 }
 
 static void registered(struct agent *a, const struct agent_event *ev, int64_t now,
 		       struct agent_actions *out)
 {
-	bool was = a->state == AG_REGISTERED || a->reverify;
-	a->reg_busy = false;
-	a->reverify = a->unreg_4xx = a->again_4xx = false;
+	bool was = a->state == AG_REGISTERED || a->reg == AR_REVERIFY;
+	addrlist_succeeded(&a->al);
+	if (a->server == 0 && !a->cfg.n_proxies)
+		snprintf(a->primary_ok, sizeof a->primary_ok, "%s", a->address);
+	granted(a, a->server, ev, now);
 	a->bound = true;
-	a->failed_cycles = 0;
-	a->sv[a->server].registered_before = true;
-	a->granted_s = ev->expires;
-	a->registered_at = now;
+	a->reg = AR_NEW;
 	a->deadline[AT_BUDGET] = 0;
 	a->deadline[AT_RETRY] = 0;
-	a->state = AG_REGISTERED;
+	because(a, "granted %d s", ev->expires);
+	transition(a, AG_REGISTERED);
 	if (!was)
-		publish(out, AP_REGISTERED, -1, a->server, "granted %d s", ev->expires);
-	if (a->cfg.heartbeat_ms > 0 && !a->deadline[AT_HEARTBEAT])
-		a->deadline[AT_HEARTBEAT] = now + a->cfg.heartbeat_ms;
+		publish(a, out, AP_REGISTERED, -1, a->server, "granted %d s", ev->expires);
+	if (!a->deadline[AT_HEARTBEAT])
+		arm_heartbeat(a, now);
 	if (!a->deadline[AT_FAILBACK])
 		arm_failback(a, now);
 }
@@ -311,40 +574,37 @@ static void registered(struct agent *a, const struct agent_event *ev, int64_t no
 static void on_reg(struct agent *a, const struct agent_event *ev, int64_t now, struct agent_actions *out)
 {
 	char why[AGENT_REASON_MAX];
-	if (a->stopping)
-		return;
-	if (ev->result == SIP_RES_OK) {
+	if (a->halted || (a->state != AG_REGISTERING && a->state != AG_REGISTERED))
+		return; /* an answer the line no longer waits for */
+	enum verdict v = verdict_register(ev->status, ev->local, a->route[0] != '\0');
+	if (v == VERDICT_OK) {
 		registered(a, ev, now, out);
 		return;
 	}
-	describe(a, "REGISTER", ev, why, sizeof why);
+	describe("REGISTER", a->address, v, ev, why, sizeof why);
 	set_error(a, now, ev->status, why);
 	if (ev->retry_after > 0 && ev->status == 503)
 		a->sv[a->server].hold_until = now + (int64_t)ev->retry_after * 1000;
 
-	if (ev->result == SIP_RES_AUTH) {
-		/* Wrong credentials are not the server's fault and another try
-		 * now would fail alike: same server, after timer 2, backing off. */
-		int64_t w = agent_backoff_ms(a, a->cfg.retry_delay_ms, a->failed_cycles++);
-		a->reg_busy = false;
-		a->bound = false;
-		disarm_session(a);
-		act(out, AA_ABANDON);
-		publish(out, AP_ERROR, a->server, -1, "%s; again in %lld s", why, (long long)((w + 999) / 1000));
-		wait_then_register(a, a->server, now + w);
+	if (v == VERDICT_AUTH) {
+		/* A.4: wrong credentials are not the server's fault and another
+		 * try now would fail alike: same server, after timer 2, backing
+		 * off; the line shows failed meanwhile. */
+		int64_t w = backoff(a, a->cfg.retry_delay_ms, a->failed_cycles++);
+		drop_binding(a, out);
+		publish(a, out, AP_ERROR, a->server, -1, "%s; again in %lld s", why, (long long)((w + 999) / 1000));
+		wait_then_register(a, AG_FAILED, a->server, now + w);
 		return;
 	}
-	if (ev->result == SIP_RES_4XX && !a->again_4xx) {
-		/* SPEC A.4: clear our binding there first, then register again. */
-		a->reg_busy = false;
-		a->unreg_4xx = true;
-		a->unreg_busy = true;
-		a->state = AG_UNREGISTERING;
+	if (v == VERDICT_4XX && a->reg != AR_AFTER_4XX) {
+		/* A.4: clear our binding there first, then register again. */
 		disarm_session(a);
-		act(out, AA_UNREGISTER);
+		a->unreg = AU_4XX;
+		act(a, out, AA_UNREGISTER);
+		publish(a, out, AP_ERROR, a->server, -1, "%s; un-REGISTER, then REGISTER again", why);
+		transition(a, AG_UNREGISTERING);
 		if (!is_last(a, a->server))
 			a->deadline[AT_BUDGET] = now + agent_budget_ms(&a->cfg);
-		publish(out, AP_ERROR, a->server, -1, "%s; un-REGISTER, then REGISTER again", why);
 		return;
 	}
 	server_failed(a, now, why, out);
@@ -353,297 +613,599 @@ static void on_reg(struct agent *a, const struct agent_event *ev, int64_t now, s
 static void on_unreg(struct agent *a, const struct agent_event *ev, int64_t now, struct agent_actions *out)
 {
 	char why[AGENT_REASON_MAX];
-	a->unreg_busy = false;
+	if (a->state != AG_UNREGISTERING)
+		return;
 	a->deadline[AT_BUDGET] = 0;
-	if (a->stopping) {
+	if (a->unreg == AU_STOP) {
 		a->bound = false;
-		a->state = a->cfg.enabled ? AG_WAITING : AG_DISABLED;
-		publish(out, AP_UNREGISTERED, a->server, -1, "stopping");
-		act(out, AA_STOPPED);
+		because(a, "stopped");
+		transition(a, a->cfg.enabled ? AG_WAITING : AG_DISABLED);
+		publish(a, out, AP_UNREGISTERED, a->server, -1, "stopping");
+		act(a, out, AA_STOPPED);
 		if (a->restart) {
-			a->restart = a->stopping = false;
-			start_register(a, a->server, now, false, true, out);
+			a->restart = a->halted = false;
+			start_register(a, a->server, now, false, true, AR_NEW, out);
 		}
 		return;
 	}
-	if (!a->unreg_4xx)
-		return;
-	a->unreg_4xx = false;
-	if (ev->result == SIP_RES_OK) {
+	enum verdict v = verdict_register(ev->status, ev->local, a->route[0] != '\0');
+	if (v == VERDICT_OK) {
 		a->bound = false;
-		start_register(a, a->server, now, false, false, out);
-		a->again_4xx = true; /* a second 4xx now is the server's failure */
+		start_register(a, a->server, now, false, false, AR_AFTER_4XX, out);
 		return;
 	}
-	describe(a, "un-REGISTER", ev, why, sizeof why);
+	describe("un-REGISTER", a->address, v, ev, why, sizeof why);
 	set_error(a, now, ev->status, why);
 	server_failed(a, now, why, out);
 }
 
-/* SPEC A.6/A.7: a request of the line failed: register again on the same
+/* A.6/A.7: a request of the line failed: register again on the same
  * server; only if that fails does the line switch. */
 static void reverify(struct agent *a, int64_t now, const char *why, struct agent_actions *out)
 {
 	set_error(a, now, 0, why);
 	if (a->state != AG_REGISTERED)
 		return;
-	start_register(a, a->server, now, false, false, out);
-	a->reverify = true;
+	because(a, "%s", why);
+	start_register(a, a->server, now, false, false, AR_REVERIFY, out);
 }
 
 static void on_options(struct agent *a, const struct agent_event *ev, int64_t now, struct agent_actions *out)
 {
 	char why[AGENT_REASON_MAX];
-	if (!a->hb_busy)
-		return; /* already judged by AT_HB_ANSWER, or the session moved on */
-	a->hb_busy = false;
+	if (!a->deadline[AT_HB_ANSWER])
+		return; /* already judged a miss, or the session moved on */
 	a->deadline[AT_HB_ANSWER] = 0;
-	/* Any final response from the server proves it alive (sip.c maps those
-	 * to OK); only our own stack's verdicts are misses. */
-	if (ev->result == SIP_RES_OK)
+	enum verdict v = verdict_options(ev->status, ev->local, a->route[0] != '\0');
+	if (v == VERDICT_OK)
 		return;
-	describe(a, "OPTIONS", ev, why, sizeof why);
+	describe("OPTIONS", a->address, v, ev, why, sizeof why);
 	reverify(a, now, why, out);
 }
 
-static void on_probe(struct agent *a, const struct agent_event *ev, int64_t now, struct agent_actions *out)
+/* C.3: the primary took the probe's REGISTER: its binding becomes the
+ * line's, the backup's is released, the next hop is the primary's. */
+static void adopt_probe(struct agent *a, const struct agent_event *ev, int64_t now,
+			struct agent_actions *out)
 {
-	if (!a->probe_busy)
-		return;
-	a->probe_busy = false;
-	if (ev->result == SIP_RES_OK && a->state == AG_REGISTERED && a->server != 0) {
-		int from = a->server;
-		act(out, AA_ADOPT_PROBE);
-		publish(out, AP_FAILBACK, from, 0, "the primary answered the failback probe");
-		a->server = 0;
-		a->sv[0].registered_before = true;
-		a->granted_s = ev->expires;
-		a->registered_at = now;
-		a->failed_cycles = 0;
-		a->deadline[AT_FAILBACK] = 0;
-		disarm_session(a);
-		if (a->cfg.heartbeat_ms > 0)
-			a->deadline[AT_HEARTBEAT] = now + a->cfg.heartbeat_ms;
+	int from = a->server;
+	act(a, out, AA_ADOPT_PROBE);
+	publish(a, out, AP_FAILBACK, from, 0, "the primary answered the failback probe");
+	a->server = 0;
+	granted(a, 0, ev, now);
+	a->cur = a->probe_addr;
+	netaddr_format(a->address, sizeof a->address, &a->cur);
+	snprintf(a->route, sizeof a->route, "%s", a->probe_route);
+	if (!a->cfg.n_proxies)
+		snprintf(a->primary_ok, sizeof a->primary_ok, "%s", a->address);
+	a->probe_misses = 0;
+	a->deadline[AT_FAILBACK] = 0;
+	disarm_session(a);
+	arm_heartbeat(a, now);
+	cancel_refresh(a, out);
+	if (addrlist_begin(&a->al, &a->cfg.servers[0], now) == AL_USE) {
+		addrlist_adopt(&a->al, a->address);
 		return;
 	}
-	/* The primary did not take it (the REGISTER ran its full 64*T1, or
-	 * was refused): stay, and probe again after another interval. */
-	act(out, AA_PROBE_DROP);
-	if (ev->result != SIP_RES_OK && ev->retry_after > 0 && ev->status == 503)
+	/* The primary's list is not known fresh: renew it in the background,
+	 * keeping the address that works (affinity). */
+	struct dns_key k = addrlist_key(&a->al);
+	struct dns_answer lit;
+	if (literal_answer(&k, &lit)) {
+		addrlist_resolved(&a->al, &lit);
+		addrlist_adopt(&a->al, a->address);
+		return;
+	}
+	struct agent_action *x = act(a, out, AA_LOOKUP);
+	x->lookup = AK_REFRESH;
+	set_key(x, &k);
+	x->fresh_ok = true;
+	a->refreshing = true;
+}
+
+static void probe_failed(struct agent *a, const struct agent_event *ev, int64_t now,
+			 struct agent_actions *out)
+{
+	/* The primary did not take it (the REGISTER ran its full 64*T1, was
+	 * refused, or its name did not resolve): stay, probe its next address
+	 * after another interval (B.4 for the probe). */
+	act(a, out, AA_PROBE_DROP);
+	a->probe = APB_IDLE;
+	a->probe_misses++;
+	if (ev && ev->retry_after > 0 && ev->status == 503)
 		a->sv[0].hold_until = now + (int64_t)ev->retry_after * 1000;
 	if (a->state == AG_REGISTERED)
 		arm_failback(a, now);
 }
 
+static void on_probe(struct agent *a, const struct agent_event *ev, int64_t now, struct agent_actions *out)
+{
+	if (a->probe != APB_SENT)
+		return;
+	a->probe = APB_IDLE;
+	enum verdict v = verdict_register(ev->status, ev->local, a->probe_route[0] != '\0');
+	if (v == VERDICT_OK && a->state == AG_REGISTERED && a->server != 0) {
+		adopt_probe(a, ev, now, out);
+		return;
+	}
+	a->probe = APB_SENT; /* probe_failed drops it */
+	probe_failed(a, v == VERDICT_OK ? NULL : ev, now, out);
+}
+
+static void send_probe(struct agent *a, struct agent_actions *out)
+{
+	struct agent_action *x = act(a, out, AA_PROBE);
+	x->server = 0;
+	x->addr = &a->probe_addr;
+	x->route = a->probe_route;
+	x->tp = a->cfg.servers[0].transport;
+	x->expires = expires_for(a, 0);
+	a->probe = APB_SENT;
+}
+
+/* Which of the primary's addresses the probe tries: the one that last took
+ * a REGISTER, and after each failed probe the next (a dead first address
+ * must not keep the line from failing back). */
+static void probe_pick(struct agent *a, const struct dns_answer *ans)
+{
+	int first = 0;
+	for (int i = 0; i < ans->n; i++) {
+		char s[NETADDR_STR_MAX];
+		netaddr_format(s, sizeof s, &ans->v[i]);
+		if (!strcmp(s, a->primary_ok))
+			first = i;
+	}
+	a->probe_addr = ans->v[(first + a->probe_misses) % ans->n];
+}
+
+/* C.3: an independent REGISTER to the primary. Through proxies it takes
+ * the proxy address the line uses (it works); without, the primary's
+ * addresses (a literal, its known answer, or a lookup). */
 static void probe_now(struct agent *a, int64_t now, struct agent_actions *out)
 {
+	const struct conf_server *sv = &a->cfg.servers[0];
 	if (a->sv[0].hold_until > now) {
 		a->deadline[AT_FAILBACK] = a->sv[0].hold_until;
 		return;
 	}
-	struct agent_action *x = act(out, AA_PROBE);
-	x->server = 0;
-	a->probe_busy = true;
+	if (a->cfg.n_proxies) {
+		netaddr_host(a->probe_route, sizeof a->probe_route, sv->host, sv->port);
+		a->probe_addr = a->cur;
+		send_probe(a, out);
+		return;
+	}
+	a->probe_route[0] = '\0';
+	struct dns_key k = { .name = sv->host, .port = sv->port, .tp = sv->transport };
+	struct dns_answer lit;
+	if (literal_answer(&k, &lit)) {
+		probe_pick(a, &lit);
+		send_probe(a, out);
+		return;
+	}
+	struct agent_action *x = act(a, out, AA_LOOKUP);
+	x->lookup = AK_PROBE;
+	set_key(x, &k);
+	x->fresh_ok = true;
+	a->probe = APB_LOOKUP;
+}
+
+static void on_answer(struct agent *a, const struct agent_event *ev, int64_t now, struct agent_actions *out)
+{
+	const struct dns_answer *ans = ev->answer;
+	switch (ev->lookup) {
+	case AK_ATTEMPT:
+		if (a->halted || a->state != AG_RESOLVING)
+			return;
+		attempt_answer(a, ans, now, out);
+		return;
+	case AK_REFRESH:
+		/* B.2: the answer in use ran out; a working registration is not
+		 * disturbed (affinity), only the list is renewed. */
+		if (!a->refreshing || a->halted)
+			return;
+		a->refreshing = false;
+		note_dns(a, ans, out);
+		addrlist_refreshed(&a->al, ans);
+		if (a->al.idx < 0 && a->address[0])
+			addrlist_adopt(&a->al, a->address);
+		return;
+	case AK_PROBE:
+		if (a->probe != APB_LOOKUP)
+			return;
+		if (ans->n == 0) {
+			a->probe = APB_SENT;
+			probe_failed(a, NULL, now, out);
+			return;
+		}
+		probe_pick(a, ans);
+		send_probe(a, out);
+		return;
+	case AK_MAX:
+		return;
+	}
 }
 
 static void on_timer(struct agent *a, enum agent_timer t, int64_t now, struct agent_actions *out)
 {
 	char why[AGENT_REASON_MAX];
 	a->deadline[t] = 0;
-	if (a->stopping)
+	if (a->halted)
 		return;
 	switch (t) {
 	case AT_RETRY:
-		if (a->state != AG_WAITING)
+		if (a->state != AG_WAITING && a->state != AG_FAILED)
 			return;
 		if (a->retry_server != a->server) {
 			a->failovers++;
-			publish(out, AP_FAILOVER, a->server, a->retry_server,
+			publish(a, out, AP_FAILOVER, a->server, a->retry_server, "%s",
 				a->retry_server == 0 ? "return to the primary (timer 1)" : "retry");
 		}
-		start_register(a, a->retry_server, now, false, true, out);
+		start_register(a, a->retry_server, now, false, true, AR_NEW, out);
 		return;
 	case AT_BUDGET:
-		if (a->reg_busy) {
+		if (a->state == AG_REGISTERING)
 			snprintf(why, sizeof why, "REGISTER to %s timed out after %d transmissions",
-				 a->target, a->cfg.retry_count);
-		} else if (a->unreg_busy) {
+				 a->address, a->cfg.retry_count);
+		else if (a->state == AG_UNREGISTERING && a->unreg == AU_4XX)
 			snprintf(why, sizeof why, "un-REGISTER to %s timed out after %d transmissions",
-				 a->target, a->cfg.retry_count);
-		} else {
+				 a->address, a->cfg.retry_count);
+		else
 			return;
-		}
 		set_error(a, now, 408, why);
 		server_failed(a, now, why, out);
 		return;
 	case AT_HEARTBEAT:
 		if (a->state != AG_REGISTERED)
 			return;
-		a->deadline[AT_HEARTBEAT] = now + a->cfg.heartbeat_ms;
-		if (a->hb_busy)
-			return;
-		act(out, AA_OPTIONS);
-		a->hb_busy = true;
-		/* A live server answers within T1 (RFC 3261 17.1.2.2); waiting for
-		 * the OPTIONS' own 64*T1 would cost more than the whole retry
-		 * budget. A miss only re-registers on the same server, so a slow
-		 * server costs one REGISTER, never a switch. */
+		arm_heartbeat(a, now);
+		if (a->deadline[AT_HB_ANSWER])
+			return; /* the last one is still out */
+		act(a, out, AA_OPTIONS);
+		/* A.7: a live server answers within T1 (RFC 3261 17.1.2.2);
+		 * waiting for the OPTIONS' own 64*T1 would cost more than the
+		 * whole retry budget. A miss only re-registers on the same
+		 * server, so a slow server costs one REGISTER, never a switch. */
 		a->deadline[AT_HB_ANSWER] = now + a->cfg.t1_ms;
 		return;
 	case AT_HB_ANSWER:
-		if (!a->hb_busy)
-			return;
-		a->hb_busy = false;
-		snprintf(why, sizeof why, "OPTIONS to %s unanswered after %d ms", a->target, a->cfg.t1_ms);
+		snprintf(why, sizeof why, "OPTIONS to %s unanswered after %d ms", a->address, a->cfg.t1_ms);
 		reverify(a, now, why, out);
 		return;
 	case AT_FAILBACK:
-		if (a->state != AG_REGISTERED || a->server == 0 || a->probe_busy)
+		if (a->state != AG_REGISTERED || a->server == 0 || a->probe != APB_IDLE)
 			return;
 		if (!a->idle) {
-			a->failback_pending = true; /* moves when the call ends */
+			a->failback_pending = true; /* C.4: moves when the call ends */
 			return;
 		}
 		probe_now(a, now, out);
+		return;
+	case AT_DNS:
+		if (a->refreshing || a->state == AG_RESOLVING || a->state == AG_DISABLED)
+			return;
+		struct agent_action *x = act(a, out, AA_LOOKUP);
+		x->lookup = AK_REFRESH;
+		struct dns_key k = addrlist_key(&a->al);
+		set_key(x, &k);
+		/* another line using the name may just have renewed it */
+		x->fresh_ok = true;
+		a->refreshing = true;
 		return;
 	case AT_MAX:
 		return;
 	}
 }
 
-void agent_init(struct agent *a, const struct agent_config *cfg, const bool *registered_before)
+static void on_stop(struct agent *a, bool final, struct agent_actions *out)
 {
-	memset(a, 0, sizeof *a);
-	a->cfg = *cfg;
-	if (a->cfg.n_servers > AGENT_SERVERS_MAX)
-		a->cfg.n_servers = AGENT_SERVERS_MAX;
-	if (a->cfg.n_servers < 1)
-		a->cfg.n_servers = 1;
-	for (int i = 0; registered_before && i < a->cfg.n_servers; i++)
-		a->sv[i].registered_before = registered_before[i];
-	a->state = AG_WAITING;
-	a->idle = true;
-}
-
-void agent_resume(struct agent *a, int server, uint32_t registered_before)
-{
-	if (server >= 0 && server < a->cfg.n_servers)
-		a->server = a->retry_server = server;
-	for (int i = 0; i < a->cfg.n_servers && i < 32; i++)
-		a->sv[i].registered_before = (registered_before >> i) & 1;
-}
-
-static void on_resolved(struct agent *a, const struct agent_event *ev, int64_t now,
-			struct agent_actions *out)
-{
-	char why[AGENT_REASON_MAX];
-	if (a->stopping || a->state != AG_RESOLVING)
-		return;
-	if (ev->result == SIP_RES_OK) {
-		send_register(a, a->addr_left, now, out);
+	a->halted = true;
+	a->final = a->final || final;
+	a->restart = false; /* a stop outranks an earlier `register` */
+	for (int t = 0; t < AT_MAX; t++)
+		a->deadline[t] = 0;
+	drop_probe(a, out);
+	cancel_refresh(a, out);
+	if (a->state == AG_RESOLVING)
+		act(a, out, AA_CANCEL_LOOKUP)->lookup = AK_ATTEMPT;
+	if (a->state == AG_UNREGISTERING && a->unreg == AU_STOP)
+		return; /* already on its way */
+	if (a->bound || a->state == AG_REGISTERING || a->state == AG_UNREGISTERING) {
+		a->unreg = AU_STOP;
+		act(a, out, AA_UNREGISTER);
+		because(a, "stopping");
+		transition(a, AG_UNREGISTERING);
 		return;
 	}
-	/* SPEC A.2: a failed resolution is a registration failure. */
-	snprintf(why, sizeof why, "%s", ev->phrase ? ev->phrase : "DNS lookup failed");
-	set_error(a, now, 0, why);
-	server_failed(a, now, why, out);
+	because(a, "stopped");
+	transition(a, a->cfg.enabled ? AG_WAITING : AG_DISABLED);
+	act(a, out, AA_STOPPED);
+}
+
+static void on_register_now(struct agent *a, int64_t now, struct agent_actions *out)
+{
+	if (a->halted) {
+		/* `register` after `unregister`: once the un-REGISTER is
+		 * answered (the next binding reuses its Contact). */
+		if (a->state == AG_UNREGISTERING) {
+			a->restart = true;
+			return;
+		}
+		a->halted = false;
+		because(a, "requested by the operator");
+		start_register(a, a->server, now, false, true, AR_NEW, out);
+		return;
+	}
+	because(a, "requested by the operator");
+	if (a->state == AG_WAITING || a->state == AG_FAILED || a->state == AG_RESOLVING) {
+		if (a->state == AG_RESOLVING)
+			act(a, out, AA_CANCEL_LOOKUP)->lookup = AK_ATTEMPT;
+		start_register(a, a->state == AG_RESOLVING ? a->server : a->retry_server, now, false, true,
+			       AR_NEW, out);
+	} else {
+		start_register(a, a->server, now, false, false, AR_NEW, out);
+	}
+}
+
+/* The DNS deadline follows the answer in use: armed whenever the line
+ * holds a looked-up answer and is not already asking (B.2). */
+static void sync_dns(struct agent *a, int64_t now)
+{
+	bool want = a->al.have && a->al.ans.expires && !addrlist_is_literal(&a->al) && !a->halted &&
+		    !a->refreshing && a->state != AG_RESOLVING && a->state != AG_DISABLED;
+	if (!want)
+		a->deadline[AT_DNS] = 0;
+	else
+		a->deadline[AT_DNS] = a->al.ans.expires > now ? a->al.ans.expires : now;
+}
+
+/* Release builds: a broken invariant starts the line over (a new binding
+ * on the current server, a second from now) rather than leave it stuck. */
+static void recover(struct agent *a, int64_t now, struct agent_actions *out)
+{
+	char text[AGENT_REASON_MAX];
+	snprintf(text, sizeof text, "%s", out->bug);
+	out->n = 0;
+	for (int t = 0; t < AT_MAX; t++)
+		a->deadline[t] = 0;
+	act(a, out, AA_ABANDON);
+	act(a, out, AA_PROBE_DROP);
+	for (int k = 0; k < AK_MAX; k++)
+		act(a, out, AA_CANCEL_LOOKUP)->lookup = (enum agent_lookup)k;
+	a->probe = APB_IDLE;
+	a->refreshing = a->bound = false;
+	a->state = a->cfg.enabled ? AG_WAITING : AG_DISABLED;
+	if (a->cfg.enabled && !a->halted) {
+		a->retry_server = a->server;
+		a->deadline[AT_RETRY] = now + 1000;
+	}
+	out->log_level = AGL_ERROR;
+	snprintf(out->log, sizeof out->log, "bug: %s; the line starts over", text);
+}
+
+static void log_step(struct agent *a, struct agent_actions *out)
+{
+	enum agent_log_level level = AGL_NONE;
+	for (int i = 0; i < out->n; i++) {
+		const struct agent_action *x = &out->v[i];
+		if (x->kind != AA_PUBLISH)
+			continue;
+		enum agent_pub p = x->pub;
+		if (p == AP_FAILOVER || p == AP_ERROR || p == AP_ADDRESS || p == AP_PROXY || p == AP_DNS)
+			level = AGL_WARN;
+		else if (level == AGL_NONE)
+			level = AGL_INFO;
+	}
+	if (a->state != a->step_from) {
+		if (level == AGL_NONE)
+			level = AGL_INFO;
+		snprintf(out->log, sizeof out->log, "%s -> %s%s%s%s", agent_state_name(a->step_from),
+			 agent_state_name(a->state), out->why[0] ? " (" : "", out->why, out->why[0] ? ")" : "");
+	} else if (level != AGL_NONE) {
+		snprintf(out->log, sizeof out->log, "%s", out->why);
+	}
+	out->log_level = level;
 }
 
 void agent_step(struct agent *a, const struct agent_event *ev, int64_t now, struct agent_actions *out)
 {
 	out->n = 0;
-	a->addr_left = ev->addr_left;
+	out->log_level = AGL_NONE;
+	out->log[0] = out->why[0] = out->bug[0] = '\0';
+	a->step_from = a->state;
+	a->out = out;
 	switch (ev->kind) {
 	case AE_START:
 		if (!a->cfg.enabled) {
-			a->state = AG_DISABLED;
-			return;
+			transition(a, AG_DISABLED);
+			break;
 		}
+		if (a->resumed)
+			publish(a, out, AP_RESTART, -1, a->server, "daemon started; resuming on this server%s",
+				a->resumed_registered ? " (was registered)" : "");
 		if (a->cfg.start_spread_ms > 0) {
-			/* Storm control: a fleet that reboots together must not hit
-			 * the registrar at once: the first REGISTER waits U(0, spread). */
+			/* D.7 storm control: a fleet that reboots together must
+			 * not hit the registrar at once: U(0, spread). */
 			uint32_t r = a->cfg.rand ? a->cfg.rand(a->cfg.rand_arg) : 0;
 			int64_t w = (int64_t)((double)a->cfg.start_spread_ms * ((double)r / (double)UINT32_MAX));
-			wait_then_register(a, a->server, now + w);
-			return;
+			because(a, "start spread: first REGISTER in %lld ms", (long long)w);
+			wait_then_register(a, AG_WAITING, a->server, now + w);
+			break;
 		}
-		start_register(a, a->server, now, false, true, out);
-		return;
+		start_register(a, a->server, now, false, true, AR_NEW, out);
+		break;
 	case AE_STOP:
-		a->stopping = true;
-		a->restart = false; /* a stop for good outranks an earlier `register` */
-		for (int t = 0; t < AT_MAX; t++)
-			a->deadline[t] = 0;
-		drop_probe(a, out);
-		if (a->bound || a->reg_busy) {
-			a->reg_busy = false;
-			a->unreg_busy = true;
-			a->state = AG_UNREGISTERING;
-			act(out, AA_UNREGISTER);
-		} else {
-			a->state = a->cfg.enabled ? AG_WAITING : AG_DISABLED;
-			act(out, AA_STOPPED);
-		}
-		return;
+		if (a->state != AG_DISABLED)
+			on_stop(a, ev->final, out);
+		else
+			act(a, out, AA_STOPPED);
+		break;
 	case AE_TIMER:
-		on_timer(a, ev->timer, now, out);
-		return;
-	case AE_REG:
-		on_reg(a, ev, now, out);
-		return;
-	case AE_UNREG:
-		on_unreg(a, ev, now, out);
-		return;
-	case AE_OPTIONS:
-		if (!a->stopping)
+		if (ev->timer < AT_MAX)
+			on_timer(a, ev->timer, now, out);
+		break;
+	case AE_OUTCOME:
+		if (a->state == AG_DISABLED)
+			break;
+		if (ev->req == AQ_REGISTER)
+			on_reg(a, ev, now, out);
+		else if (ev->req == AQ_UNREGISTER)
+			on_unreg(a, ev, now, out);
+		else if (ev->req == AQ_OPTIONS && !a->halted)
 			on_options(a, ev, now, out);
-		return;
-	case AE_PROBE:
-		if (!a->stopping)
+		else if (ev->req == AQ_PROBE && !a->halted)
 			on_probe(a, ev, now, out);
-		return;
+		break;
+	case AE_ANSWER:
+		if (ev->answer)
+			on_answer(a, ev, now, out);
+		break;
 	case AE_FORCE_FAILOVER: {
-		if (a->stopping || a->state == AG_DISABLED)
-			return;
+		if (a->halted || a->state == AG_DISABLED)
+			break;
 		int from = a->server, next = (a->server + 1) % a->cfg.n_servers;
 		a->failovers++;
-		publish(out, AP_FAILOVER, from, next, "requested by the operator");
-		a->reverify = a->unreg_4xx = a->again_4xx = false;
-		a->unreg_busy = false;
-		start_register(a, next, now, next != from, true, out);
-		return;
+		publish(a, out, AP_FAILOVER, from, next, "requested by the operator");
+		if (a->state == AG_RESOLVING)
+			act(a, out, AA_CANCEL_LOOKUP)->lookup = AK_ATTEMPT;
+		start_register(a, next, now, next != from, true, AR_NEW, out);
+		break;
 	}
 	case AE_REGISTER_NOW:
-		if (a->state == AG_DISABLED)
-			return;
-		if (a->stopping) {
-			/* `register` after `unregister`: once the un-REGISTER is
-			 * answered (the next binding reuses its Contact). */
-			if (a->unreg_busy) {
-				a->restart = true;
-				return;
-			}
-			a->stopping = false;
-			start_register(a, a->server, now, false, true, out);
-			return;
-		}
-		if (a->state == AG_WAITING || a->state == AG_RESOLVING)
-			start_register(a, a->state == AG_WAITING ? a->retry_server : a->server, now,
-				       false, true, out);
-		else
-			start_register(a, a->server, now, false, false, out);
-		return;
+		if (agent_command_ok(a, AE_REGISTER_NOW) == 0)
+			on_register_now(a, now, out);
+		break;
 	case AE_IDLE:
 		a->idle = ev->idle;
-		if (a->idle && a->failback_pending && a->state == AG_REGISTERED && a->server != 0) {
+		if (a->idle && a->failback_pending && a->state == AG_REGISTERED && a->server != 0 &&
+		    !a->halted) {
 			a->failback_pending = false;
 			probe_now(a, now, out);
 		}
-		return;
-	case AE_RESOLVED:
-		on_resolved(a, ev, now, out);
-		return;
+		break;
 	case AE_MAX:
-		return;
+		break;
+	}
+	if (out->bug[0])
+		recover(a, now, out);
+	else {
+		sync_dns(a, now);
+		log_step(a, out);
+	}
+	a->out = NULL;
+}
+
+int agent_command_ok(const struct agent *a, enum agent_ev_kind k)
+{
+	if (a->state == AG_DISABLED)
+		return -EINVAL;
+	if (k == AE_REGISTER_NOW && a->final)
+		return -EBUSY; /* the daemon (or a reload) is stopping it for good */
+	return 0;
+}
+
+void agent_init(struct agent *a, const struct agent_config *cfg)
+{
+	memset(a, 0, sizeof *a);
+	a->cfg = *cfg;
+	if (a->cfg.n_servers > AGENT_SERVERS_MAX || a->cfg.n_servers < 1 || !a->cfg.servers) {
+		/* config refuses such a line (RULES E): reaching here is a bug */
+		bug(a, "%d servers configured (1..%d)", a->cfg.n_servers, AGENT_SERVERS_MAX);
+		a->cfg.n_servers = a->cfg.n_servers < 1 ? 1 : AGENT_SERVERS_MAX;
+	}
+	addrlist_init(&a->al, cfg->proxies, cfg->n_proxies);
+	a->state = AG_WAITING;
+	a->idle = true;
+}
+
+void agent_resume(struct agent *a, int server, uint32_t registered_before, int min_expires,
+		  const char *address, bool was_registered)
+{
+	if (server >= 0 && server < a->cfg.n_servers)
+		a->server = a->retry_server = server;
+	for (int i = 0; i < a->cfg.n_servers && i < 32; i++)
+		a->sv[i].registered_before = (registered_before >> i) & 1;
+	a->sv[a->server].learned_min = min_expires;
+	/* ... and through the address it was registered through, if its name
+	 * still resolves to it */
+	snprintf(a->al.prefer, sizeof a->al.prefer, "%s", address ? address : "");
+	a->resumed = true;
+	a->resumed_registered = was_registered;
+}
+
+void agent_rebind(struct agent *a, const struct conf_server *servers, char *const *proxies)
+{
+	a->cfg.servers = servers;
+	a->cfg.proxies = proxies;
+	a->al.proxies = proxies;
+}
+
+void agent_configure(struct agent_config *ac, const struct conf *c, const struct conf_line *cl)
+{
+	*ac = (struct agent_config){
+		.enabled = cl->enabled,
+		.servers = cl->servers,
+		.n_servers = cl->n_servers,
+		.proxies = cl->proxies,
+		.n_proxies = cl->n_proxies,
+		.t1_ms = c->t1,
+		.t2_ms = c->t2,
+		.retry_count = cl->retry_count,
+		.heartbeat_ms = cl->heartbeat_interval * 1000,
+		.return_delay_ms = cl->return_delay * 1000,
+		.retry_delay_ms = cl->retry_delay * 1000,
+		.failback = cl->failback_enabled,
+		.failback_ms = cl->failback_interval * 1000,
+		.start_spread_ms = c->start_spread * 1000,
+	};
+}
+
+static long secs_until(int64_t deadline, int64_t now)
+{
+	if (!deadline)
+		return -1;
+	return deadline > now ? (long)((deadline - now + 999) / 1000) : 0;
+}
+
+void agent_status(const struct agent *a, int64_t now, struct line_status *st)
+{
+	const struct addrlist *al = &a->al;
+	const struct conf_server *sv = &a->cfg.servers[a->server];
+	memset(st, 0, sizeof *st);
+	st->state = agent_state_name(a->state);
+	st->registered = a->state == AG_REGISTERED;
+	st->server_index = a->server;
+	agent_role_name(a->server, st->server_role, sizeof st->server_role);
+	st->server_host = sv->host;
+	/* an SRV-given port is known once looked up; through a proxy the
+	 * address is the proxy's, so the server's port stays unknown */
+	st->server_port = sv->port ? sv->port : (a->address[0] && !a->cfg.n_proxies ? a->cur.port : 0);
+	st->server_transport = sv->transport < CONF_TP_MAX ? tp_names[sv->transport] : "?";
+	st->address = a->address[0] ? a->address : NULL;
+	if (st->registered) {
+		long left = a->granted_s - (long)((now - a->registered_at) / 1000);
+		st->expires_in = left > 0 ? left : 0;
+	}
+	st->failovers = a->failovers;
+	if (a->error_at) {
+		st->error_code = a->error_code;
+		st->error_reason = a->error_reason;
+		st->error_at = (time_t)a->error_at;
+	}
+	st->next_attempt_in = secs_until(a->deadline[AT_RETRY], now);
+	st->next_failback_in = secs_until(a->deadline[AT_FAILBACK], now);
+	st->proxy_index = al->proxy;
+	st->proxy = al->proxy >= 0 ? a->cfg.proxies[al->proxy] : NULL;
+	st->address_index = -1;
+	for (int i = 0; al->have && i < al->ans.n && i < DNS_ADDRS_MAX; i++) {
+		netaddr_format(st->addresses[i], sizeof st->addresses[i], &al->ans.v[i]);
+		if (a->address[0] && !strcmp(st->addresses[i], a->address))
+			st->address_index = i;
+		st->n_addresses = i + 1;
+	}
+	if (al->name[0] && !addrlist_is_literal(al)) {
+		st->dns_name = al->name;
+		st->dns_stale = al->have && (al->ans.stale || al->ans.status != DNS_OK);
+		st->dns_error = al->ans.status && al->ans.error[0] ? al->ans.error : NULL;
+		st->dns_refresh_in = secs_until(a->deadline[AT_DNS], now);
 	}
 }

@@ -341,3 +341,9 @@ const struct conf *lines_conf(const struct lines *ls)
 {
 	return ls->conf;
 }
+
+struct line *line_set_find(const struct line_set *set, const char *id)
+{
+	int i = find_index(set, id);
+	return i >= 0 ? set->v[i] : NULL;
+}

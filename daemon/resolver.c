@@ -12,11 +12,13 @@
 #include <sofia-sip/su_wait.h>
 #include <sofia-sip/sresolv.h>
 
-#include "addrlist.h"
+#include "backoff.h"
 #include "log.h"
 #include "loop.h"
 #include "resolver.h"
+#include "srv.h"
 #include "store.h"
+#include "timeutil.h"
 
 /* How long an answer is used before it is asked again: the records' TTL
  * within these bounds (a TTL of 0 must not make every request a lookup). */
@@ -25,7 +27,7 @@
 /* After a failed lookup: ask again after this long, doubling to the cap. */
 #define RETRY_MIN_S 5
 #define RETRY_MAX_S 300
-#define SUBS_MAX (2 + 2 * RESOLVER_ADDRS_MAX)
+#define SUBS_MAX (2 + 2 * DNS_ADDRS_MAX)
 
 struct entry;
 struct lookup;
@@ -41,9 +43,9 @@ struct target {
 	char name[256];
 	int port;
 	unsigned prio, weight;
-	struct resolver_addr v[RESOLVER_ADDRS_MAX]; /* A first, then AAAA */
+	struct netaddr v[DNS_ADDRS_MAX]; /* A first, then AAAA */
 	int n4, n6;
-	struct resolver_addr v6[RESOLVER_ADDRS_MAX];
+	struct netaddr v6[DNS_ADDRS_MAX];
 };
 
 /* One sres query of a lookup. */
@@ -61,7 +63,7 @@ struct lookup {
 	struct resolver_query *waiters;
 	struct sub subs[SUBS_MAX];
 	int n_subs, pending;
-	struct target t[RESOLVER_ADDRS_MAX];
+	struct target t[DNS_ADDRS_MAX];
 	int n_t;
 	uint32_t ttl;          /* smallest TTL seen */
 	int status;            /* first error seen */
@@ -74,14 +76,14 @@ struct entry {
 	char name[256];
 	int port;
 	enum conf_transport tp;
-	struct resolver_answer good; /* n = 0: none */
+	struct dns_answer good; /* n = 0: none */
 	int64_t fresh_until;   /* ms: good is fresh until then */
 	int fails;             /* failed lookups in a row */
 	int last_status;
 	char last_error[300];
 	struct lookup *busy;
 	bool loaded;           /* the store was asked */
-	char stored[RESOLVER_ADDRS_MAX * 56]; /* the stored answer's set, sorted */
+	char stored[DNS_ADDRS_MAX * 56]; /* the stored answer's set, sorted */
 };
 
 struct resolver {
@@ -95,32 +97,19 @@ struct resolver {
 	struct entry *entries;
 };
 
-static const char *const status_names[] = {
-	[RESOLVER_EOK] = "ok",
-	[RESOLVER_ENXDOMAIN] = "NXDOMAIN",
-	[RESOLVER_ENODATA] = "no records",
-	[RESOLVER_ETIMEOUT] = "timed out",
-	[RESOLVER_EFAIL] = "failed",
+static const char *const status_names[DNS_STATUS_MAX] = {
+	[DNS_OK] = "ok",
+	[DNS_ENXDOMAIN] = "NXDOMAIN",
+	[DNS_ENODATA] = "no records",
+	[DNS_ETIMEOUT] = "timed out",
+	[DNS_EFAIL] = "failed",
 };
 
-const char *resolver_status_name(int status)
+static const char *status_name(int status)
 {
-	if (status < 0 || status >= (int)(sizeof status_names / sizeof status_names[0]))
+	if (status < 0 || status >= DNS_STATUS_MAX)
 		return "?";
 	return status_names[status];
-}
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-bool resolver_is_literal(const char *name)
-{
-	unsigned char buf[sizeof(struct in6_addr)];
-	return inet_pton(AF_INET, name, buf) == 1 || inet_pton(AF_INET6, name, buf) == 1;
 }
 
 int resolver_init(struct resolver **out, struct event_base *base, struct loop *loop,
@@ -187,13 +176,13 @@ static int cmp_str(const void *a, const void *b)
  * equal-priority SRV records are shuffled by weight on every lookup, so
  * their order says nothing: only a changed set is written (SPEC D: on
  * change, not on a clock). */
-static void join(const struct resolver_answer *a, bool sorted, char *buf, size_t size)
+static void join(const struct dns_answer *a, bool sorted, char *buf, size_t size)
 {
-	char tok[RESOLVER_ADDRS_MAX][56];
-	char *v[RESOLVER_ADDRS_MAX];
+	char tok[DNS_ADDRS_MAX][56];
+	char *v[DNS_ADDRS_MAX];
 	size_t used = 0;
 	for (int i = 0; i < a->n; i++) {
-		addrlist_format(tok[i], sizeof tok[i], &a->v[i]);
+		netaddr_format(tok[i], sizeof tok[i], &a->v[i]);
 		v[i] = tok[i];
 	}
 	if (sorted)
@@ -207,19 +196,13 @@ static void join(const struct resolver_answer *a, bool sorted, char *buf, size_t
 	}
 }
 
-/* RFC 3263 4.2: the port of a target with none given. */
-static int default_port(enum conf_transport tp)
+static void from_text(const char *s, struct dns_answer *a)
 {
-	return tp == CONF_TP_TLS ? 5061 : 5060;
-}
-
-static void from_text(const char *s, struct resolver_answer *a)
-{
-	char copy[RESOLVER_ADDRS_MAX * 56];
+	char copy[DNS_ADDRS_MAX * 56];
 	char *save = NULL;
 	snprintf(copy, sizeof copy, "%s", s);
 	a->n = 0;
-	for (char *tok = strtok_r(copy, " ", &save); tok && a->n < RESOLVER_ADDRS_MAX;
+	for (char *tok = strtok_r(copy, " ", &save); tok && a->n < DNS_ADDRS_MAX;
 	     tok = strtok_r(NULL, " ", &save)) {
 		char *colon = strrchr(tok, ':');
 		if (!colon)
@@ -233,7 +216,7 @@ static void from_text(const char *s, struct resolver_answer *a)
 				*end = '\0';
 		}
 		int port = atoi(colon + 1);
-		if (!resolver_is_literal(ip) || port < 1 || port > 65535)
+		if (!netaddr_is_literal(ip) || port < 1 || port > 65535)
 			continue;
 		snprintf(a->v[a->n].ip, sizeof a->v[a->n].ip, "%s", ip);
 		a->v[a->n].port = port;
@@ -243,7 +226,7 @@ static void from_text(const char *s, struct resolver_answer *a)
 
 /* ---- the cache ---- */
 
-static struct entry *find_entry(struct resolver *r, const struct resolver_key *k, bool create)
+static struct entry *find_entry(struct resolver *r, const struct dns_key *k, bool create)
 {
 	for (struct entry *e = r->entries; e; e = e->next)
 		if (strcasecmp(e->name, k->name) == 0 && e->port == k->port && (k->port || e->tp == k->tp))
@@ -265,7 +248,7 @@ static struct entry *find_entry(struct resolver *r, const struct resolver_key *k
  * when DNS fails, never taken for fresh. */
 static void load_stored(struct resolver *r, struct entry *e)
 {
-	char text[RESOLVER_ADDRS_MAX * 56], type[32];
+	char text[DNS_ADDRS_MAX * 56], type[32];
 	time_t exp;
 	if (e->loaded)
 		return;
@@ -278,13 +261,13 @@ static void load_stored(struct resolver *r, struct entry *e)
 		log_debug("dns: %s (%s): stored last good answer: %s", e->name, type, text);
 }
 
-int resolver_peek(struct resolver *r, const struct resolver_key *k, struct resolver_answer *out)
+int resolver_peek(struct resolver *r, const struct dns_key *k, struct dns_answer *out)
 {
 	memset(out, 0, sizeof *out);
-	if (resolver_is_literal(k->name)) {
+	if (netaddr_is_literal(k->name)) {
 		/* SPEC B.3: used as is (RFC 3263 4.2: no SRV for a literal). */
 		snprintf(out->v[0].ip, sizeof out->v[0].ip, "%s", k->name);
-		out->v[0].port = k->port ? k->port : default_port(k->tp);
+		out->v[0].port = k->port ? k->port : dns_default_port(k->tp);
 		out->n = 1;
 		return 0;
 	}
@@ -296,7 +279,7 @@ int resolver_peek(struct resolver *r, const struct resolver_key *k, struct resol
 		return -1;
 	*out = e->good;
 	out->expires = e->fresh_until;
-	out->stale = e->fresh_until <= now_ms();
+	out->stale = e->fresh_until <= timeutil_now_ms();
 	out->status = e->last_status;
 	snprintf(out->error, sizeof out->error, "%s", e->last_error);
 	return 0;
@@ -334,15 +317,15 @@ static int map_status(int sres_status)
 {
 	switch (sres_status) {
 	case SRES_OK:
-		return RESOLVER_EOK;
+		return DNS_OK;
 	case SRES_NAME_ERR:
-		return RESOLVER_ENXDOMAIN;
+		return DNS_ENXDOMAIN;
 	case SRES_RECORD_ERR:
-		return RESOLVER_ENODATA;
+		return DNS_ENODATA;
 	case SRES_TIMEOUT_ERR:
-		return RESOLVER_ETIMEOUT;
+		return DNS_ETIMEOUT;
 	default:
-		return RESOLVER_EFAIL;
+		return DNS_EFAIL;
 	}
 }
 
@@ -350,7 +333,7 @@ static void note_error(struct lookup *lk, int status)
 {
 	/* The most telling error wins: a name that does not exist says more
 	 * than a missing record type (e.g. no AAAA). */
-	if (!lk->status || status == RESOLVER_ENXDOMAIN || (lk->status == RESOLVER_ENODATA && status != RESOLVER_EOK))
+	if (!lk->status || status == DNS_ENXDOMAIN || (lk->status == DNS_ENODATA && status != DNS_OK))
 		lk->status = status;
 }
 
@@ -362,15 +345,15 @@ static uint32_t rand_cb(void *arg)
 
 static void order_srv(struct target *t, int n)
 {
-	unsigned prio[RESOLVER_ADDRS_MAX] = { 0 }, weight[RESOLVER_ADDRS_MAX] = { 0 };
-	int order[RESOLVER_ADDRS_MAX] = { 0 };
-	struct target copy[RESOLVER_ADDRS_MAX];
+	unsigned prio[DNS_ADDRS_MAX] = { 0 }, weight[DNS_ADDRS_MAX] = { 0 };
+	int order[DNS_ADDRS_MAX] = { 0 };
+	struct target copy[DNS_ADDRS_MAX];
 	for (int i = 0; i < n; i++) {
 		prio[i] = t[i].prio;
 		weight[i] = t[i].weight;
 		copy[i] = t[i];
 	}
-	addrlist_order_srv(prio, weight, n, order, rand_cb, NULL);
+	srv_order(prio, weight, n, order, rand_cb, NULL);
 	for (int i = 0; i < n; i++)
 		t[i] = copy[order[i]];
 }
@@ -388,7 +371,7 @@ static int ask(struct lookup *lk, int target, uint16_t type, const char *name)
 	s->type = type;
 	s->q = sres_query(lk->r->sres, answer_cb, (sres_context_t *)s, type, name);
 	if (!s->q) {
-		note_error(lk, RESOLVER_EFAIL);
+		note_error(lk, DNS_EFAIL);
 		return -1;
 	}
 	lk->n_subs++;
@@ -407,7 +390,7 @@ static void ask_addresses(struct lookup *lk)
 
 static void add_target(struct lookup *lk, const char *name, int port, unsigned prio, unsigned weight)
 {
-	if (lk->n_t >= RESOLVER_ADDRS_MAX)
+	if (lk->n_t >= DNS_ADDRS_MAX)
 		return;
 	struct target *t = &lk->t[lk->n_t++];
 	memset(t, 0, sizeof *t);
@@ -453,8 +436,8 @@ static void answer_cb(sres_context_t *ctx, sres_query_t *q, sres_record_t **answ
 		} else {
 			struct target *t = &lk->t[s->target];
 			int *cnt = s->type == sres_type_a ? &t->n4 : &t->n6;
-			struct resolver_addr *v = s->type == sres_type_a ? t->v : t->v6;
-			if (*cnt >= RESOLVER_ADDRS_MAX)
+			struct netaddr *v = s->type == sres_type_a ? t->v : t->v6;
+			if (*cnt >= DNS_ADDRS_MAX)
 				continue;
 			if (s->type == sres_type_a)
 				inet_ntop(AF_INET, &rr->sr_a->a_addr, v[*cnt].ip, sizeof v[*cnt].ip);
@@ -469,7 +452,7 @@ static void answer_cb(sres_context_t *ctx, sres_query_t *q, sres_record_t **answ
 	if (answers)
 		sres_free_answers(lk->r->sres, answers);
 	if (!got)
-		note_error(lk, err ? map_status(err) : RESOLVER_ENODATA);
+		note_error(lk, err ? map_status(err) : DNS_ENODATA);
 
 	if (s->target < 0) {
 		if (lk->n_t > 0) {
@@ -477,7 +460,7 @@ static void answer_cb(sres_context_t *ctx, sres_query_t *q, sres_record_t **answ
 			order_srv(lk->t, lk->n_t);
 		} else {
 			/* RFC 3263 4.2: no SRV -> the name's own A/AAAA on 5060 (5061 TLS). */
-			add_target(lk, lk->e->name, default_port(lk->e->tp), 0, 0);
+			add_target(lk, lk->e->name, dns_default_port(lk->e->tp), 0, 0);
 		}
 		lk->status = 0;
 		ask_addresses(lk);
@@ -496,7 +479,7 @@ static void deadline_cb(evutil_socket_t fd, short what, void *arg)
 	/* Whatever is in by now is used; the rest is given up (sres would go
 	 * on retrying a silent server for about a minute). */
 	if (lk->pending) {
-		note_error(lk, RESOLVER_ETIMEOUT);
+		note_error(lk, DNS_ETIMEOUT);
 		lk->late = true;
 	}
 	finish(lk);
@@ -507,12 +490,12 @@ static void finish(struct lookup *lk)
 {
 	struct resolver *r = lk->r;
 	struct entry *e = lk->e;
-	struct resolver_answer a = { 0 };
-	int64_t now = now_ms();
-	for (int i = 0; i < lk->n_t && a.n < RESOLVER_ADDRS_MAX; i++) {
+	struct dns_answer a = { 0 };
+	int64_t now = timeutil_now_ms();
+	for (int i = 0; i < lk->n_t && a.n < DNS_ADDRS_MAX; i++) {
 		const struct target *t = &lk->t[i];
-		for (int j = 0; j < t->n4 + t->n6 && a.n < RESOLVER_ADDRS_MAX; j++) {
-			const struct resolver_addr *x = j < t->n4 ? &t->v[j] : &t->v6[j - t->n4];
+		for (int j = 0; j < t->n4 + t->n6 && a.n < DNS_ADDRS_MAX; j++) {
+			const struct netaddr *x = j < t->n4 ? &t->v[j] : &t->v6[j - t->n4];
 			bool dup = false;
 			for (int k = 0; k < a.n && !dup; k++)
 				dup = a.v[k].port == x->port && !strcmp(a.v[k].ip, x->ip);
@@ -520,13 +503,13 @@ static void finish(struct lookup *lk)
 				a.v[a.n++] = *x;
 		}
 	}
-	char text[RESOLVER_ADDRS_MAX * 56], set[RESOLVER_ADDRS_MAX * 56], type[32];
+	char text[DNS_ADDRS_MAX * 56], set[DNS_ADDRS_MAX * 56], type[32];
 	if (a.n > 0) {
 		uint32_t ttl = lk->ttl < TTL_MIN_S ? TTL_MIN_S : lk->ttl > TTL_MAX_S ? TTL_MAX_S : lk->ttl;
 		a.expires = now + (int64_t)ttl * 1000;
 		join(&a, false, text, sizeof text);
 		join(&a, true, set, sizeof set);
-		if (strcmp(set, e->stored) != 0 && !resolver_is_literal(e->name)) {
+		if (strcmp(set, e->stored) != 0 && !netaddr_is_literal(e->name)) {
 			log_info("dns: %s (%s): %s (ttl %u s)", e->name, type_of(e, type, sizeof type), text, ttl);
 			/* SPEC D: written when the answer changes, not per lookup. */
 			if (store_dns_save(r->store, e->name, type, text, time(NULL) + ttl) == 0)
@@ -538,26 +521,27 @@ static void finish(struct lookup *lk)
 		e->last_status = 0;
 		e->last_error[0] = '\0';
 	} else {
-		int st = lk->status ? lk->status : RESOLVER_ENODATA;
-		int backoff = RETRY_MIN_S << (e->fails < 6 ? e->fails : 6);
-		if (backoff > RETRY_MAX_S)
-			backoff = RETRY_MAX_S;
+		int st = lk->status ? lk->status : DNS_ENODATA;
+		/* the line's own backoff, so a fleet that lost DNS together
+		 * does not ask again together */
+		int64_t backoff = backoff_ms(RETRY_MIN_S * 1000LL, e->fails, RETRY_MAX_S * 1000LL,
+					     (uint32_t)random() ^ ((uint32_t)random() << 16));
 		e->fails++;
 		e->last_status = st;
-		if (st == RESOLVER_ETIMEOUT && lk->late)
+		if (st == DNS_ETIMEOUT && lk->late)
 			snprintf(e->last_error, sizeof e->last_error, "%.200s: no answer within %d s", e->name,
 				 r->timeout_ms / 1000);
-		else if (st == RESOLVER_ETIMEOUT) /* sres gave up first (e.g. ICMP from the nameserver) */
+		else if (st == DNS_ETIMEOUT) /* sres gave up first (e.g. ICMP from the nameserver) */
 			snprintf(e->last_error, sizeof e->last_error, "%.200s: no answer from the nameservers",
 				 e->name);
 		else
-			snprintf(e->last_error, sizeof e->last_error, "%.200s: %s", e->name, resolver_status_name(st));
+			snprintf(e->last_error, sizeof e->last_error, "%.200s: %s", e->name, status_name(st));
 		if (e->good.n > 0) {
 			a = e->good; /* last good answer, marked stale */
 			a.stale = true;
 		}
 		a.status = st;
-		a.expires = now + (int64_t)backoff * 1000;
+		a.expires = now + backoff;
 		snprintf(a.error, sizeof a.error, "%s", e->last_error);
 		log_warn("dns: %s%s", e->last_error,
 			 a.n ? "; a last good answer is known" : "");
@@ -578,7 +562,7 @@ static void finish(struct lookup *lk)
 	}
 }
 
-struct resolver_query *resolver_lookup(struct resolver *r, const struct resolver_key *k,
+struct resolver_query *resolver_lookup(struct resolver *r, const struct dns_key *k,
 				       resolver_cb *cb, void *arg)
 {
 	struct entry *e = find_entry(r, k, true);
@@ -607,8 +591,8 @@ struct resolver_query *resolver_lookup(struct resolver *r, const struct resolver
 			free(w);
 			return NULL;
 		}
-		if (resolver_is_literal(k->name)) {
-			add_target(lk, k->name, k->port ? k->port : default_port(k->tp), 0, 0);
+		if (netaddr_is_literal(k->name)) {
+			add_target(lk, k->name, k->port ? k->port : dns_default_port(k->tp), 0, 0);
 			snprintf(lk->t[0].v[0].ip, sizeof lk->t[0].v[0].ip, "%s", k->name);
 			lk->t[0].v[0].port = lk->t[0].port;
 			lk->t[0].n4 = 1;
@@ -635,9 +619,9 @@ struct resolver_query *resolver_lookup(struct resolver *r, const struct resolver
 	return w;
 }
 
-void resolver_invalidate(struct resolver *r, const struct resolver_key *k)
+void resolver_invalidate(struct resolver *r, const struct dns_key *k)
 {
-	struct entry *e = resolver_is_literal(k->name) ? NULL : find_entry(r, k, false);
+	struct entry *e = netaddr_is_literal(k->name) ? NULL : find_entry(r, k, false);
 	if (e)
 		e->fresh_until = 0;
 }

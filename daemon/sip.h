@@ -11,27 +11,15 @@ struct loop;
 struct sip;
 struct sip_reg;
 
-/* What a final response means to the agent (ARCHITECTURE "Classify every failure"). */
-enum sip_result {
-	SIP_RES_OK,          /* 2xx */
-	SIP_RES_TIMEOUT,     /* no answer: local 408 after 64*T1 */
-	SIP_RES_UNREACHABLE, /* local 503: ICMP unreachable, TCP refused/failed, send error */
-	SIP_RES_4XX,         /* a server's 4xx that is not an auth challenge */
-	SIP_RES_AUTH,        /* challenged again for the same credentials, or none to give */
-	SIP_RES_5XX,         /* a server's 5xx */
-	SIP_RES_6XX,         /* a server's 6xx */
-	SIP_RES_INTERNAL,    /* nua's own error (>= 900) or another local failure */
-	SIP_RES_MAX
-};
-
 enum sip_op { SIP_OP_REGISTER, SIP_OP_UNREGISTER, SIP_OP_OPTIONS, SIP_OP_MAX };
 
-/* One final outcome of a request on a registration handle. */
+/* One final outcome of a request on a registration handle: facts only
+ * (what it means is verdict.c's to say). */
 struct sip_outcome {
 	struct sip_reg *reg;   /* the handle it happened on */
 	enum sip_op op;
-	enum sip_result result;
-	int status;
+	int status;      /* 0: the request could not be sent */
+	bool local;      /* our own stack made the answer up (timeout, ICMP, ...) */
 	const char *phrase;
 	int expires;     /* REGISTER 2xx: seconds the server granted our contact */
 	int retry_after; /* s from Retry-After, 0 = none */
@@ -79,11 +67,5 @@ int sip_reg_unregister(struct sip_reg *r);
 int sip_reg_options(struct sip_reg *r, const char *ip, int port, enum conf_transport tp);
 /* Drop the handle at once: no callback for it runs afterwards. */
 void sip_reg_free(struct sip_reg *r);
-
-/* Pure helpers, exposed for unit tests. */
-enum sip_result sip_classify(int status, bool local);
-const char *sip_result_name(enum sip_result r);
-/* "IP:PORT" with IPv6 in brackets. */
-void sip_format_target(char *buf, unsigned size, const char *ip, int port);
 
 #endif

@@ -47,7 +47,8 @@ asan_half() {
 		FX_IP_PREFIX=127.0.9. bash test/integration/run.sh build-asan
 }
 
-run build build $MAKE -s all build/unit-tests
+run build build $MAKE -s all build/unit-pure build/unit-tests
+run unit-pure ./build/unit-pure
 run unit ./build/unit-tests
 run config sh test/config/run.sh build/sipuad
 asan_log=$(mktemp)

@@ -26,7 +26,7 @@ EOF
 sipuad_start "$FX_DIR/sipuad.conf" || fail "sipuad did not start"
 wait_for 5 "good registered" sipuad_line_is good .state registered || fail "good"
 wait_for 5 "bad shows the 401" sipuad_line_is bad .last_error.code 401 || fail "bad shows 401"
-assert_eq "$(sipuad_line bad .state)" "waiting" "bad waits for its retry"
+assert_eq "$(sipuad_line bad .state)" "failed" "bad shows failed until its retry"
 assert_eq "$(sipuad_line bad .registered)" "false" "bad not registered"
 assert_match "$(sipuad_line bad .last_error.reason)" "authentication failed" "reason says auth"
 # Storm control: timer 2 jittered to a uniform 50-100 % of retry_delay (60 s).

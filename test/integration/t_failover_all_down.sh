@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SPEC C "all servers unavailable": both Kamailio crash. The line tries the
-# primary, then the backup, then reports the failure: state waiting, not
+# primary, then the backup, then reports the failure: state failed, not
 # registered, last_error and next_attempt_in set (no more than return_delay
 # away at first). It starts over from the primary after return_delay
 # (jittered, backing off on repeated full failures): once the primary is
@@ -35,15 +35,15 @@ kam_kill a || fail "kam_kill a"
 kam_kill b || fail "kam_kill b"
 
 # heartbeat 1 s, ICMP on the primary and then on the backup: a few seconds.
-waiting_with_error() {
+failed_with_error() {
 	local j
 	j=$(sipuad_line_json line1) || return 1
-	jq -e '.state == "waiting" and .registered == false and .last_error != null and
+	jq -e '.state == "failed" and .registered == false and .last_error != null and
 		.next_attempt_in != null' <<<"$j" >/dev/null || { echo "line1: $j" >&2; return 1; }
 }
-wait_for 6 "line1 waiting after both failed" waiting_with_error || fail "line1 does not report the failure"
+wait_for 6 "line1 failed after both failed" failed_with_error || fail "line1 does not report the failure"
 j=$(sipuad_line_json line1)
-fx_log "waiting: $j"
+fx_log "failed: $j"
 next=$(jq -r .next_attempt_in <<<"$j")
 ((next >= 0 && next <= RD)) || fail "next_attempt_in $next, want at most return_delay ($RD s) after the first full failure"
 assert_match "$(jq -r .last_error.reason <<<"$j")" "$B:5060" "last_error names the last server tried"
@@ -59,7 +59,7 @@ t0=$(fx__now_ms)
 more_errors() { (($(sipuad_history_count line1 error) > e0)); }
 wait_for $((RD + 4)) "line1 fails a second full pass" more_errors ||
 	fail "line1 never tried again: $(sipuad_line_json line1)"
-wait_for 2 "line1 waiting again" waiting_with_error || fail "line1 does not report the second failure"
+wait_for 2 "line1 failed again" failed_with_error || fail "line1 does not report the second failure"
 j=$(sipuad_line_json line1)
 fx_log "second failure after $(($(fx__now_ms) - t0)) ms: next_attempt_in $(jq -r .next_attempt_in <<<"$j") s (backing off)"
 assert_eq "$(sipuad_line line1 .registered)" false "registered after the second pass"

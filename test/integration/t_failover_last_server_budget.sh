@@ -4,7 +4,7 @@
 # the retry_count budget (T1*(2^3 - 1) = 0.7 s); the last server gets the
 # full RFC 3261 timer F, 64*T1 = 6.4 s, retransmitting on the T1-doubling
 # schedule capped at T2 (sends at 0, .1, .3, .7, 1.5, 3.1, 6.3 s); only then
-# the line reports the failure: state waiting, not registered, last_error
+# the line reports the failure: state failed, not registered, last_error
 # and next_attempt_in set.
 # fx-timeout: 90
 source "$(dirname "$0")/lib.sh"
@@ -38,16 +38,16 @@ wait_for 3 "the first REGISTER at the last server" at_q || fail "nothing reached
 tq=$(fx__now_ms)
 fx_log "REGISTER at the last server $((tq - t0)) ms after the start"
 assert_eq "$(sipuad_line line1 .server.index)" 1 "server index while trying the last server"
-waiting_with_error() {
+failed_with_error() {
 	local j
 	j=$(sipuad_line_json line1) || return 1
-	jq -e '.state == "waiting" and .registered == false and .last_error != null and
+	jq -e '.state == "failed" and .registered == false and .last_error != null and
 		.next_attempt_in != null' <<<"$j" >/dev/null || { echo "line1: $j" >&2; return 1; }
 }
-wait_for 10 "line1 reports the failure" waiting_with_error || fail "line1 does not report the failure"
+wait_for 10 "line1 reports the failure" failed_with_error || fail "line1 does not report the failure"
 dt=$(($(fx__now_ms) - tq))
 j=$(sipuad_line_json line1)
-fx_log "waiting $dt ms after the first REGISTER at the last server: $j"
+fx_log "failed $dt ms after the first REGISTER at the last server: $j"
 # 64*T1 = 6400 ms; a little early is not allowed, polling may add ~0.2 s.
 ((dt >= 64 * T1 - 200)) || fail "the last server was given up after $dt ms, before 64*T1 = $((64 * T1)) ms"
 ((dt <= 64 * T1 + 1500)) || fail "the failure was reported $dt ms after the last server's first REGISTER"

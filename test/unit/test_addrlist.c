@@ -3,11 +3,12 @@
 #include <string.h>
 
 #include "addrlist.h"
+#include "srv.h"
 #include "unit.h"
 
-static struct resolver_answer answer(int n, const char *const *ips, int port, int64_t expires)
+static struct dns_answer answer(int n, const char *const *ips, int port, int64_t expires)
 {
-	struct resolver_answer a;
+	struct dns_answer a;
 	memset(&a, 0, sizeof a);
 	for (int i = 0; i < n; i++) {
 		snprintf(a.v[i].ip, sizeof a.v[i].ip, "%s", ips[i]);
@@ -18,9 +19,9 @@ static struct resolver_answer answer(int n, const char *const *ips, int port, in
 	return a;
 }
 
-static struct resolver_answer failure(int status, const char *why)
+static struct dns_answer failure(int status, const char *why)
 {
-	struct resolver_answer a;
+	struct dns_answer a;
 	memset(&a, 0, sizeof a);
 	a.status = status;
 	snprintf(a.error, sizeof a.error, "%s", why);
@@ -29,11 +30,11 @@ static struct resolver_answer failure(int status, const char *why)
 
 static const char *cur(const struct addrlist *al)
 {
-	static char buf[64];
-	const struct resolver_addr *a = addrlist_current(al);
+	static char buf[NETADDR_STR_MAX];
+	const struct netaddr *a = addrlist_current(al);
 	if (!a)
 		return "(none)";
-	addrlist_format(buf, sizeof buf, a);
+	netaddr_format(buf, sizeof buf, a);
 	return buf;
 }
 
@@ -47,23 +48,23 @@ TEST(test_addrlist_split_hostport)
 {
 	char host[64];
 	int port;
-	CHECK(addrlist_split_hostport("proxy.example", host, sizeof host, &port) == 0);
+	CHECK(netaddr_split("proxy.example", host, sizeof host, &port) == 0);
 	CHECK_STR(host, "proxy.example");
 	CHECK_INT(port, 0);
-	CHECK(addrlist_split_hostport("192.0.2.10:5070", host, sizeof host, &port) == 0);
+	CHECK(netaddr_split("192.0.2.10:5070", host, sizeof host, &port) == 0);
 	CHECK_STR(host, "192.0.2.10");
 	CHECK_INT(port, 5070);
-	CHECK(addrlist_split_hostport("[2001:db8::1]", host, sizeof host, &port) == 0);
+	CHECK(netaddr_split("[2001:db8::1]", host, sizeof host, &port) == 0);
 	CHECK_STR(host, "2001:db8::1");
 	CHECK_INT(port, 0);
-	CHECK(addrlist_split_hostport("[2001:db8::1]:5062", host, sizeof host, &port) == 0);
+	CHECK(netaddr_split("[2001:db8::1]:5062", host, sizeof host, &port) == 0);
 	CHECK_STR(host, "2001:db8::1");
 	CHECK_INT(port, 5062);
-	CHECK(addrlist_split_hostport("", host, sizeof host, &port) != 0);
-	CHECK(addrlist_split_hostport("p:0", host, sizeof host, &port) != 0);
-	CHECK(addrlist_split_hostport("p:99999", host, sizeof host, &port) != 0);
-	CHECK(addrlist_split_hostport("[2001:db8::1", host, sizeof host, &port) != 0);
-	CHECK(addrlist_split_hostport("[::1]x", host, sizeof host, &port) != 0);
+	CHECK(netaddr_split("", host, sizeof host, &port) != 0);
+	CHECK(netaddr_split("p:0", host, sizeof host, &port) != 0);
+	CHECK(netaddr_split("p:99999", host, sizeof host, &port) != 0);
+	CHECK(netaddr_split("[2001:db8::1", host, sizeof host, &port) != 0);
+	CHECK(netaddr_split("[::1]x", host, sizeof host, &port) != 0);
 	return 0;
 }
 
@@ -75,12 +76,12 @@ TEST(test_addrlist_literal_server_without_proxies)
 	addrlist_init(&al, NULL, 0);
 	struct conf_server sv = server("192.0.2.1", 5060);
 	CHECK_INT(addrlist_begin(&al, &sv, 1000), AL_LOOKUP);
-	struct resolver_key k = addrlist_key(&al);
+	struct dns_key k = addrlist_key(&al);
 	CHECK_STR(k.name, "192.0.2.1");
 	CHECK_INT(k.port, 5060);
 	CHECK(addrlist_is_literal(&al));
 	const char *ip[] = { "192.0.2.1" };
-	struct resolver_answer a = answer(1, ip, 5060, 0);
+	struct dns_answer a = answer(1, ip, 5060, 0);
 	CHECK_INT(addrlist_resolved(&al, &a), AL_USE);
 	CHECK_STR(cur(&al), "192.0.2.1:5060");
 	CHECK_INT(addrlist_left(&al), 0);
@@ -100,7 +101,7 @@ TEST(test_addrlist_B4_walk_then_resolve_again)
 	struct conf_server sv = server("sip.example", 5060);
 	CHECK_INT(addrlist_begin(&al, &sv, 1000), AL_LOOKUP);
 	const char *ip[] = { "192.0.2.1", "192.0.2.2", "192.0.2.3" };
-	struct resolver_answer a = answer(3, ip, 5060, 60000);
+	struct dns_answer a = answer(3, ip, 5060, 60000);
 	CHECK_INT(addrlist_resolved(&al, &a), AL_USE);
 	CHECK_STR(cur(&al), "192.0.2.1:5060");
 	CHECK_INT(addrlist_left(&al), 2);
@@ -115,7 +116,7 @@ TEST(test_addrlist_B4_walk_then_resolve_again)
 	/* still fresh by its TTL, but used up: resolve again */
 	CHECK_INT(addrlist_begin(&al, &sv, 2000), AL_LOOKUP);
 	const char *ip2[] = { "192.0.2.9", "192.0.2.1" };
-	struct resolver_answer b = answer(2, ip2, 5060, 62000);
+	struct dns_answer b = answer(2, ip2, 5060, 62000);
 	CHECK_INT(addrlist_resolved(&al, &b), AL_USE);
 	CHECK(!al.exhausted);
 	CHECK_STR(cur(&al), "192.0.2.9:5060");
@@ -132,7 +133,7 @@ TEST(test_addrlist_B4_walk_wraps_after_a_success_further_down)
 	struct conf_server sv = server("sip.example", 5060);
 	addrlist_begin(&al, &sv, 0);
 	const char *ip[] = { "192.0.2.1", "192.0.2.2", "192.0.2.3" };
-	struct resolver_answer a = answer(3, ip, 5060, 60000);
+	struct dns_answer a = answer(3, ip, 5060, 60000);
 	addrlist_resolved(&al, &a);
 	CHECK_INT(addrlist_failed(&al), AL_USE);     /* .1 dead -> .2 */
 	addrlist_succeeded(&al);                     /* registered through .2 */
@@ -155,7 +156,7 @@ TEST(test_addrlist_expired_answer_is_looked_up_again)
 	CHECK_INT(addrlist_begin(&al, &sv, 1000), AL_LOOKUP);
 	CHECK_INT(addrlist_key(&al).port, 0); /* SRV first (RFC 3263 4.1) */
 	const char *ip[] = { "192.0.2.1" };
-	struct resolver_answer a = answer(1, ip, 5080, 5000);
+	struct dns_answer a = answer(1, ip, 5080, 5000);
 	addrlist_resolved(&al, &a);
 	CHECK_INT(addrlist_begin(&al, &sv, 4999), AL_USE);
 	CHECK_INT(addrlist_begin(&al, &sv, 5000), AL_LOOKUP);
@@ -171,7 +172,7 @@ TEST(test_addrlist_other_server_other_list)
 	struct conf_server s0 = server("sip1.example", 5060), s1 = server("sip2.example", 5060);
 	addrlist_begin(&al, &s0, 0);
 	const char *ip[] = { "192.0.2.1" };
-	struct resolver_answer a = answer(1, ip, 5060, 60000);
+	struct dns_answer a = answer(1, ip, 5060, 60000);
 	addrlist_resolved(&al, &a);
 	CHECK_INT(addrlist_begin(&al, &s1, 0), AL_LOOKUP);
 	CHECK_STR(addrlist_key(&al).name, "sip2.example");
@@ -189,7 +190,7 @@ TEST(test_addrlist_proxy_is_the_next_hop_and_routes_to_the_server)
 	struct conf_server sv = server("sip1.example", 5062);
 	sv.transport = CONF_TP_TCP;
 	CHECK_INT(addrlist_begin(&al, &sv, 0), AL_LOOKUP);
-	struct resolver_key k = addrlist_key(&al);
+	struct dns_key k = addrlist_key(&al);
 	CHECK_STR(k.name, "proxy.example");
 	CHECK_INT(k.port, 5070);
 	CHECK_INT(k.tp, CONF_TP_TCP);
@@ -211,7 +212,7 @@ TEST(test_addrlist_B5_unresolvable_proxy_moves_to_the_next_and_wraps)
 	struct conf_server sv = server("sip.example", 5060);
 	CHECK_INT(addrlist_begin(&al, &sv, 0), AL_LOOKUP);
 	CHECK_STR(addrlist_key(&al).name, "p0.example");
-	struct resolver_answer nx = failure(RESOLVER_ENXDOMAIN, "p0.example: NXDOMAIN");
+	struct dns_answer nx = failure(DNS_ENXDOMAIN, "p0.example: NXDOMAIN");
 	CHECK_INT(addrlist_resolved(&al, &nx), AL_LOOKUP);
 	CHECK_INT(al.proxy, 1);
 	CHECK_STR(addrlist_key(&al).name, "p1.example");
@@ -224,7 +225,7 @@ TEST(test_addrlist_B5_unresolvable_proxy_moves_to_the_next_and_wraps)
 	CHECK_INT(addrlist_begin(&al, &sv, 0), AL_LOOKUP);
 	CHECK_INT(addrlist_resolved(&al, &nx), AL_LOOKUP);
 	const char *ip[] = { "192.0.2.7", "192.0.2.8" };
-	struct resolver_answer ok = answer(2, ip, 5060, 60000);
+	struct dns_answer ok = answer(2, ip, 5060, 60000);
 	CHECK_INT(addrlist_resolved(&al, &ok), AL_USE);
 	CHECK_INT(al.proxy, 1);
 	CHECK_STR(cur(&al), "192.0.2.7:5060");
@@ -245,10 +246,10 @@ TEST(test_addrlist_B5_last_proxy_wraps_to_the_first)
 	addrlist_init(&al, proxies, 2);
 	struct conf_server sv = server("sip.example", 5060);
 	addrlist_begin(&al, &sv, 0);
-	struct resolver_answer nx = failure(RESOLVER_ETIMEOUT, "p0.example: no answer within 5 s");
+	struct dns_answer nx = failure(DNS_ETIMEOUT, "p0.example: no answer within 5 s");
 	CHECK_INT(addrlist_resolved(&al, &nx), AL_LOOKUP); /* p0 -> p1 */
 	const char *ip[] = { "192.0.2.7" };
-	struct resolver_answer ok = answer(1, ip, 5060, 1000);
+	struct dns_answer ok = answer(1, ip, 5060, 1000);
 	CHECK_INT(addrlist_resolved(&al, &ok), AL_USE);
 	CHECK_INT(addrlist_begin(&al, &sv, 5000), AL_LOOKUP); /* expired: ask p1 again */
 	CHECK_INT(addrlist_resolved(&al, &nx), AL_LOOKUP);    /* p1 -> p0 */
@@ -265,9 +266,9 @@ TEST(test_addrlist_stale_answer_is_used)
 	struct conf_server sv = server("sip.example", 5060);
 	addrlist_begin(&al, &sv, 0);
 	const char *ip[] = { "192.0.2.1" };
-	struct resolver_answer a = answer(1, ip, 5060, 5000);
+	struct dns_answer a = answer(1, ip, 5060, 5000);
 	a.stale = true;
-	a.status = RESOLVER_ETIMEOUT;
+	a.status = DNS_ETIMEOUT;
 	CHECK_INT(addrlist_resolved(&al, &a), AL_USE);
 	CHECK_STR(cur(&al), "192.0.2.1:5060");
 	return 0;
@@ -283,7 +284,7 @@ TEST(test_addrlist_prefer_the_restored_address)
 	struct conf_server sv = server("sip.example", 5060);
 	addrlist_begin(&al, &sv, 0);
 	const char *ip[] = { "192.0.2.1", "192.0.2.2" };
-	struct resolver_answer a = answer(2, ip, 5060, 5000);
+	struct dns_answer a = answer(2, ip, 5060, 5000);
 	CHECK_INT(addrlist_resolved(&al, &a), AL_USE);
 	CHECK_STR(cur(&al), "192.0.2.2:5060");
 	CHECK_STR(al.prefer, "");
@@ -298,30 +299,30 @@ TEST(test_addrlist_refresh_keeps_the_address_in_use)
 	struct conf_server sv = server("sip.example", 5060);
 	addrlist_begin(&al, &sv, 0);
 	const char *ip[] = { "192.0.2.1", "192.0.2.2" };
-	struct resolver_answer a = answer(2, ip, 5060, 5000);
+	struct dns_answer a = answer(2, ip, 5060, 5000);
 	addrlist_resolved(&al, &a);
 	addrlist_failed(&al); /* on .2 now */
 	const char *ip2[] = { "192.0.2.3", "192.0.2.2" };
-	struct resolver_answer b = answer(2, ip2, 5060, 10000);
+	struct dns_answer b = answer(2, ip2, 5060, 10000);
 	addrlist_refreshed(&al, &b);
 	CHECK_STR(cur(&al), "192.0.2.2:5060");
 	CHECK_INT(al.idx, 1);
 	/* gone from the name: nothing in use in the list; a failure walks
 	 * on from the new list's first address */
 	const char *ip3[] = { "192.0.2.4", "192.0.2.5" };
-	struct resolver_answer c = answer(2, ip3, 5060, 15000);
+	struct dns_answer c = answer(2, ip3, 5060, 15000);
 	addrlist_refreshed(&al, &c);
 	CHECK(addrlist_current(&al) == NULL);
 	CHECK_INT(addrlist_left(&al), 2);
 	CHECK_INT(addrlist_failed(&al), AL_USE);
 	CHECK_STR(cur(&al), "192.0.2.4:5060");
 	/* a failed refresh keeps the list, notes the error and the retry time */
-	struct resolver_answer f = failure(RESOLVER_ETIMEOUT, "sip.example: no answer within 5 s");
+	struct dns_answer f = failure(DNS_ETIMEOUT, "sip.example: no answer within 5 s");
 	f.expires = 20000;
 	addrlist_refreshed(&al, &f);
 	CHECK_STR(cur(&al), "192.0.2.4:5060");
 	CHECK_INT(al.ans.n, 2);
-	CHECK_INT(al.ans.status, RESOLVER_ETIMEOUT);
+	CHECK_INT(al.ans.status, DNS_ETIMEOUT);
 	CHECK_INT(al.ans.expires, 20000);
 	return 0;
 }
@@ -333,7 +334,7 @@ TEST(test_addrlist_adopt_points_at_the_address)
 	struct conf_server sv = server("sip.example", 5060);
 	addrlist_begin(&al, &sv, 0);
 	const char *ip[] = { "192.0.2.1", "192.0.2.2" };
-	struct resolver_answer a = answer(2, ip, 5060, 5000);
+	struct dns_answer a = answer(2, ip, 5060, 5000);
 	addrlist_resolved(&al, &a);
 	addrlist_adopt(&al, "192.0.2.2:5060");
 	CHECK_INT(al.idx, 1);
@@ -354,13 +355,13 @@ TEST(test_addrlist_srv_order_priority_then_weight)
 	unsigned weight[] = { 5, 0, 100, 1 };
 	int order[4];
 	uint32_t r = UINT32_MAX; /* the draw at the top: the weight-100 record */
-	addrlist_order_srv(prio, weight, 4, order, seq_rand, &r);
+	srv_order(prio, weight, 4, order, seq_rand, &r);
 	CHECK_INT(order[0], 2);
 	CHECK_INT(order[1], 1);
 	CHECK_INT(order[2], 0);
 	CHECK_INT(order[3], 3);
 	r = 0; /* the draw at 0: the weight-0 record (put first) */
-	addrlist_order_srv(prio, weight, 4, order, seq_rand, &r);
+	srv_order(prio, weight, 4, order, seq_rand, &r);
 	CHECK_INT(order[0], 1);
 	CHECK_INT(order[1], 2);
 	CHECK_INT(order[2], 0);
@@ -369,7 +370,7 @@ TEST(test_addrlist_srv_order_priority_then_weight)
 	int first1 = 0;
 	for (uint32_t i = 0; i < 1000; i++) {
 		r = (uint32_t)((uint64_t)i * UINT32_MAX / 999);
-		addrlist_order_srv(p2, w2, 2, order, seq_rand, &r);
+		srv_order(p2, w2, 2, order, seq_rand, &r);
 		first1 += order[0] == 1;
 	}
 	CHECK(first1 > 700 && first1 < 800);
@@ -385,9 +386,9 @@ TEST(test_addrlist_stale_answer_is_not_used_after_nxdomain)
 	struct conf_server sv = server("192.0.2.100", 5060);
 	addrlist_begin(&al, &sv, 0);
 	const char *ip[] = { "192.0.2.1" };
-	struct resolver_answer gone = answer(1, ip, 5060, 5000);
+	struct dns_answer gone = answer(1, ip, 5060, 5000);
 	gone.stale = true;
-	gone.status = RESOLVER_ENXDOMAIN;
+	gone.status = DNS_ENXDOMAIN;
 	snprintf(gone.error, sizeof gone.error, "p0.example: NXDOMAIN");
 	CHECK_INT(addrlist_resolved(&al, &gone), AL_LOOKUP); /* B.5: p1 */
 	CHECK_INT(al.proxy, 1);
@@ -403,13 +404,13 @@ TEST(test_addrlist_stale_answer_is_not_used_for_the_b4_reresolution)
 	struct conf_server sv = server("sip.example", 5060);
 	addrlist_begin(&al, &sv, 0);
 	const char *ip[] = { "192.0.2.1" };
-	struct resolver_answer a = answer(1, ip, 5060, 5000);
+	struct dns_answer a = answer(1, ip, 5060, 5000);
 	addrlist_resolved(&al, &a);
 	CHECK_INT(addrlist_failed(&al), AL_FAILED);
 	CHECK_INT(addrlist_begin(&al, &sv, 0), AL_LOOKUP);
-	struct resolver_answer old = a;
+	struct dns_answer old = a;
 	old.stale = true;
-	old.status = RESOLVER_ETIMEOUT;
+	old.status = DNS_ETIMEOUT;
 	CHECK_INT(addrlist_resolved(&al, &old), AL_FAILED);
 	CHECK_INT(addrlist_begin(&al, &sv, 0), AL_USE);       /* next attempt: the old list */
 	CHECK_INT(addrlist_begin(&al, &sv, 6000), AL_LOOKUP);  /* ... until it expires */
@@ -425,7 +426,7 @@ TEST(test_addrlist_refresh_does_not_restart_the_walk)
 	struct conf_server sv = server("sip.example", 5060);
 	addrlist_begin(&al, &sv, 0);
 	const char *ip[] = { "192.0.2.1", "192.0.2.2", "192.0.2.3" };
-	struct resolver_answer a = answer(3, ip, 5060, 5000);
+	struct dns_answer a = answer(3, ip, 5060, 5000);
 	addrlist_resolved(&al, &a);
 	addrlist_failed(&al);                    /* .1 failed, on .2 */
 	CHECK_INT(addrlist_left(&al), 1);

@@ -1,19 +1,28 @@
-/* test_agent.c - every rule of SPEC A and C on the pure agent, on a fake clock. */
+/* test_agent.c - every rule of RULES A-C (and B's walk under the agent) on
+ * the pure agent, on a fake clock, with a fake resolver that answers each
+ * lookup of "sI.example" with h->n_addrs addresses 192.0.2.(10*I+1...). */
+#include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "agent.h"
 #include "unit.h"
 
+/* Outcomes of the line's requests, as the runner reports them. */
+enum { AE_REG = AE_MAX + 1, AE_UNREG, AE_OPTIONS, AE_PROBE };
+
 struct h {
 	struct agent a;
 	struct agent_actions out;
 	int64_t now;
-	uint32_t r; /* what the jitter source returns */
-	int n_addrs;     /* addresses of the next hop (0 = 1) */
-	int idx;         /* the one in use */
-	bool manual_dns; /* the test answers AA_RESOLVE itself */
+	uint32_t r;      /* what the jitter source returns */
+	struct conf_server sv[4];
+	char names[4][32];
+	int n_addrs;     /* addresses each name resolves to (0 = 1) */
+	bool manual_dns; /* the test answers AA_LOOKUP itself */
+	int lookups;     /* answered by the fake resolver */
 };
 
 static uint32_t fixed_rand(void *arg)
@@ -28,13 +37,18 @@ static void setup(struct h *h, int n_servers)
 	memset(h, 0, sizeof *h);
 	h->now = 1000000;
 	h->r = UINT32_MAX;
+	for (int i = 0; i < 4; i++) {
+		snprintf(h->names[i], sizeof h->names[i], "s%d.example", i);
+		h->sv[i] = (struct conf_server){ .host = h->names[i], .port = 5060,
+						 .transport = CONF_TP_UDP, .expires = 3600 };
+	}
 	struct agent_config c = {
-		.enabled = true, .n_servers = n_servers, .t1_ms = 500, .t2_ms = 4000,
+		.enabled = true, .servers = h->sv, .n_servers = n_servers, .t1_ms = 500, .t2_ms = 4000,
 		.retry_count = 3, .heartbeat_ms = 30000, .return_delay_ms = 60000,
 		.retry_delay_ms = 30000, .failback = true, .failback_ms = 1800000,
 		.start_spread_ms = 0, .rand = fixed_rand, .rand_arg = h,
 	};
-	agent_init(&h->a, &c, NULL);
+	agent_init(&h->a, &c);
 }
 
 static const struct agent_action *find(const struct h *h, enum agent_act_kind k)
@@ -53,45 +67,95 @@ static const struct agent_action *find_pub(const struct h *h, enum agent_pub p)
 	return NULL;
 }
 
-/* Step E the way line.c does: addr_left from the (simulated) address list
- * of h->n_addrs entries; an AA_RESOLVE is answered at once (as for a
- * literal or a cached name) unless h->manual_dns, and its outcome's actions
- * are appended to h->out. */
-static void step(struct h *h, struct agent_event *e)
+/* The fake nameserver: "sI.example" -> N addresses 192.0.2.(10*I+k+1), TTL 60 s. */
+static struct dns_answer fake_answer(const struct h *h, const struct dns_key *k)
 {
-	int n = h->n_addrs ? h->n_addrs : 1;
-	e->addr_left = n - 1 - h->idx;
-	agent_step(&h->a, e, h->now, &h->out);
-	bool resolve = false;
-	for (int i = 0; i < h->out.n; i++) {
-		if (h->out.v[i].kind == AA_NEXT_ADDRESS && h->idx < n - 1)
-			h->idx++;
-		if (h->out.v[i].kind == AA_RESOLVE) {
-			h->idx = 0;
-			resolve = true;
-		}
+	struct dns_answer ans;
+	int i = 0, n = h->n_addrs ? h->n_addrs : 1;
+	memset(&ans, 0, sizeof ans);
+	sscanf(k->name, "s%d.", &i);
+	for (int j = 0; j < n; j++) {
+		snprintf(ans.v[j].ip, sizeof ans.v[j].ip, "192.0.2.%d", 10 * i + j + 1);
+		ans.v[j].port = k->port ? k->port : 5060;
 	}
-	if (!resolve || h->manual_dns)
-		return;
-	struct agent_actions more;
-	struct agent_event r = { .kind = AE_RESOLVED, .result = SIP_RES_OK, .addr_left = n - 1 };
-	agent_step(&h->a, &r, h->now, &more);
-	for (int i = 0; i < more.n && h->out.n < AGENT_ACTIONS_MAX; i++)
-		h->out.v[h->out.n++] = more.v[i];
+	ans.n = n;
+	ans.expires = h->now + 60000;
+	return ans;
 }
 
-static void ev(struct h *h, enum agent_ev_kind kind, enum sip_result res, int status)
+static void append(struct h *h, const struct agent_actions *more)
 {
-	struct agent_event e = { .kind = kind, .result = res, .status = status,
-				 .phrase = "x", .expires = 3600, .target = "192.0.2.1:5060" };
+	for (int i = 0; i < more->n && h->out.n < AGENT_ACTIONS_MAX; i++)
+		h->out.v[h->out.n++] = more->v[i];
+	if (more->log_level != AGL_NONE) { /* the runner logs both; keep the last */
+		h->out.log_level = more->log_level;
+		snprintf(h->out.log, sizeof h->out.log, "%s", more->log);
+	}
+}
+
+/* Step E the way line.c does: the actions land in h->out; every AA_LOOKUP
+ * is answered at once by the fake nameserver (unless h->manual_dns) in a
+ * step of its own, whose actions are appended to h->out. */
+static void step(struct h *h, struct agent_event *e)
+{
+	agent_step(&h->a, e, h->now, &h->out);
+	for (int guard = 0; guard < 4 && !h->manual_dns; guard++) {
+		const struct agent_action *x = NULL;
+		for (int i = 0; i < h->out.n; i++)
+			if (h->out.v[i].kind == AA_LOOKUP && h->out.v[i].server != -2)
+				x = &h->out.v[i];
+		if (!x)
+			return;
+		struct dns_key k = agent_action_key(x);
+		struct dns_answer ans = fake_answer(h, &k);
+		struct agent_event r = { .kind = AE_ANSWER, .lookup = x->lookup, .answer = &ans };
+		((struct agent_action *)x)->server = -2; /* answered */
+		h->lookups++;
+		struct agent_actions more;
+		agent_step(&h->a, &r, h->now, &more);
+		append(h, &more);
+	}
+}
+
+/* An answer as the runner reports it: RES is the verdict the test means. */
+static void outcome(struct h *h, int kind, enum verdict res, int status, int retry_after)
+{
+	struct agent_event e = { .kind = AE_OUTCOME, .status = status, .phrase = "x",
+				 .expires = 3600, .retry_after = retry_after };
+	e.req = kind == AE_REG ? AQ_REGISTER : kind == AE_UNREG ? AQ_UNREGISTER
+					    : kind == AE_OPTIONS ? AQ_OPTIONS : AQ_PROBE;
+	switch (res) {
+	case VERDICT_TIMEOUT:
+		e.status = 408;
+		e.local = true;
+		break;
+	case VERDICT_UNREACHABLE:
+		e.status = 503;
+		e.local = true;
+		break;
+	case VERDICT_INTERNAL:
+		e.status = 0;
+		e.local = true;
+		break;
+	default:
+		break;
+	}
+	step(h, &e);
+}
+
+static void ev(struct h *h, int kind, enum verdict res, int status)
+{
+	if (kind > AE_MAX) {
+		outcome(h, kind, res, status, 0);
+		return;
+	}
+	struct agent_event e = { .kind = (enum agent_ev_kind)kind };
 	step(h, &e);
 }
 
 static void ev_retry_after(struct h *h, int status, int retry_after)
 {
-	struct agent_event e = { .kind = AE_REG, .result = SIP_RES_5XX, .status = status,
-				 .phrase = "x", .retry_after = retry_after, .target = "t" };
-	step(h, &e);
+	outcome(h, AE_REG, VERDICT_5XX, status, retry_after);
 }
 
 /* Move the clock to timer T's deadline and fire it. */
@@ -112,20 +176,31 @@ static int registered_to(const struct h *h, int i)
 	return x && x->server == i;
 }
 
+/* The address the last REGISTER went to, as text. */
+static const char *register_address(const struct h *h)
+{
+	static char buf[NETADDR_STR_MAX];
+	const struct agent_action *x = find(h, AA_REGISTER);
+	if (!x || !x->addr)
+		return "";
+	netaddr_format(buf, sizeof buf, x->addr);
+	return buf;
+}
+
 /* Start and register on the primary. */
 static void up_on_primary(struct h *h, int n)
 {
 	setup(h, n);
 	ev(h, AE_START, 0, 0);
-	ev(h, AE_REG, SIP_RES_OK, 200);
+	ev(h, AE_REG, VERDICT_OK, 200);
 }
 
 /* Start, lose the primary, register on the backup. */
 static void up_on_backup(struct h *h)
 {
 	up_on_primary(h, 2);
-	ev(h, AE_REG, SIP_RES_TIMEOUT, 408);
-	ev(h, AE_REG, SIP_RES_OK, 200);
+	ev(h, AE_REG, VERDICT_TIMEOUT, 408);
+	ev(h, AE_REG, VERDICT_OK, 200);
 }
 
 TEST(test_A1_first_register_goes_to_primary)
@@ -135,7 +210,7 @@ TEST(test_A1_first_register_goes_to_primary)
 	ev(&h, AE_START, 0, 0);
 	CHECK(registered_to(&h, 0));
 	CHECK_INT(h.a.state, AG_REGISTERING);
-	ev(&h, AE_REG, SIP_RES_OK, 200);
+	ev(&h, AE_REG, VERDICT_OK, 200);
 	CHECK_INT(h.a.state, AG_REGISTERED);
 	CHECK(find_pub(&h, AP_REGISTERED));
 	return 0;
@@ -146,12 +221,12 @@ TEST(test_A2_primary_timeout_switches_to_backup_at_once)
 	struct h h;
 	setup(&h, 2);
 	ev(&h, AE_START, 0, 0);
-	ev(&h, AE_REG, SIP_RES_TIMEOUT, 408);
+	ev(&h, AE_REG, VERDICT_TIMEOUT, 408);
 	CHECK(registered_to(&h, 1));
 	CHECK(find(&h, AA_ABANDON));
-	CHECK(find(&h, AA_RESOLVE)); /* a new server: its next hop from the first address */
+	CHECK(find(&h, AA_LOOKUP)); /* a new server: its next hop from the first address */
 	const struct agent_action *p = find_pub(&h, AP_FAILOVER);
-	CHECK(p && p->server == 0 && p->to == 1);
+	CHECK(p && p->from_server == 0 && p->to_server == 1);
 	CHECK_INT(h.a.failovers, 1);
 	return 0;
 }
@@ -161,11 +236,11 @@ TEST(test_A2_unreachable_and_dns_failure_switch_like_a_timeout)
 	struct h h;
 	setup(&h, 2);
 	ev(&h, AE_START, 0, 0);
-	ev(&h, AE_REG, SIP_RES_UNREACHABLE, 503);
+	ev(&h, AE_REG, VERDICT_UNREACHABLE, 503);
 	CHECK(registered_to(&h, 1));
 	setup(&h, 2);
 	ev(&h, AE_START, 0, 0);
-	ev(&h, AE_REG, SIP_RES_INTERNAL, 0); /* no address: resolution failed */
+	ev(&h, AE_REG, VERDICT_INTERNAL, 0); /* no address: resolution failed */
 	CHECK(registered_to(&h, 1));
 	return 0;
 }
@@ -175,7 +250,7 @@ TEST(test_A2_proven_backup_failure_returns_to_primary_at_once)
 	struct h h;
 	up_on_backup(&h);
 	CHECK(h.a.sv[1].registered_before);
-	ev(&h, AE_REG, SIP_RES_TIMEOUT, 408); /* e.g. a refresh on the backup fails */
+	ev(&h, AE_REG, VERDICT_TIMEOUT, 408); /* e.g. a refresh on the backup fails */
 	CHECK(registered_to(&h, 0));
 	CHECK(find_pub(&h, AP_FAILOVER));
 	return 0;
@@ -186,10 +261,10 @@ TEST(test_A2_unproven_backup_waits_return_delay)
 	struct h h;
 	setup(&h, 2);
 	ev(&h, AE_START, 0, 0);
-	ev(&h, AE_REG, SIP_RES_TIMEOUT, 408);   /* primary */
-	ev(&h, AE_REG, SIP_RES_TIMEOUT, 408);   /* backup, never registered there */
+	ev(&h, AE_REG, VERDICT_TIMEOUT, 408);   /* primary */
+	ev(&h, AE_REG, VERDICT_TIMEOUT, 408);   /* backup, never registered there */
 	CHECK(!find(&h, AA_REGISTER));
-	CHECK_INT(h.a.state, AG_WAITING);
+	CHECK_INT(h.a.state, AG_FAILED);
 	CHECK_INT(h.a.deadline[AT_RETRY] - h.now, 60000); /* jitter at 100 % */
 	CHECK(find_pub(&h, AP_ERROR));
 	CHECK(fire(&h, AT_RETRY) == 0);
@@ -198,8 +273,8 @@ TEST(test_A2_unproven_backup_waits_return_delay)
 	setup(&h, 2);
 	h.r = 0;
 	ev(&h, AE_START, 0, 0);
-	ev(&h, AE_REG, SIP_RES_TIMEOUT, 408);
-	ev(&h, AE_REG, SIP_RES_TIMEOUT, 408);
+	ev(&h, AE_REG, VERDICT_TIMEOUT, 408);
+	ev(&h, AE_REG, VERDICT_TIMEOUT, 408);
 	CHECK_INT(h.a.deadline[AT_RETRY] - h.now, 30000);
 	return 0;
 }
@@ -210,7 +285,7 @@ TEST(test_A2_single_server_waits_retry_delay)
 	setup(&h, 1);
 	ev(&h, AE_START, 0, 0);
 	CHECK_INT(h.a.deadline[AT_BUDGET], 0); /* the only server is the last: full 64*T1 */
-	ev(&h, AE_REG, SIP_RES_TIMEOUT, 408);
+	ev(&h, AE_REG, VERDICT_TIMEOUT, 408);
 	CHECK(!find(&h, AA_REGISTER));
 	CHECK_INT(h.a.deadline[AT_RETRY] - h.now, 30000);
 	CHECK(fire(&h, AT_RETRY) == 0);
@@ -224,11 +299,11 @@ TEST(test_A3_5xx_and_6xx_switch_server)
 	struct h h;
 	setup(&h, 2);
 	ev(&h, AE_START, 0, 0);
-	ev(&h, AE_REG, SIP_RES_5XX, 500);
+	ev(&h, AE_REG, VERDICT_5XX, 500);
 	CHECK(registered_to(&h, 1));
 	setup(&h, 2);
 	ev(&h, AE_START, 0, 0);
-	ev(&h, AE_REG, SIP_RES_6XX, 600);
+	ev(&h, AE_REG, VERDICT_6XX, 600);
 	CHECK(registered_to(&h, 1));
 	return 0;
 }
@@ -241,7 +316,7 @@ TEST(test_A3_503_retry_after_holds_the_server_down)
 	ev_retry_after(&h, 503, 120);
 	CHECK(registered_to(&h, 1));
 	CHECK_INT(h.a.sv[0].hold_until - h.now, 120000);
-	ev(&h, AE_REG, SIP_RES_OK, 200);
+	ev(&h, AE_REG, VERDICT_OK, 200);
 	/* no failback probe before Retry-After has passed */
 	h.a.cfg.failback_ms = 10000;
 	h.a.deadline[AT_FAILBACK] = h.now + 10000;
@@ -258,14 +333,14 @@ TEST(test_A4_4xx_unregisters_then_registers_again)
 	struct h h;
 	setup(&h, 2);
 	ev(&h, AE_START, 0, 0);
-	ev(&h, AE_REG, SIP_RES_4XX, 403);
+	ev(&h, AE_REG, VERDICT_4XX, 403);
 	CHECK(find(&h, AA_UNREGISTER));
 	CHECK(!find(&h, AA_REGISTER));
 	CHECK_INT(h.a.state, AG_UNREGISTERING);
-	ev(&h, AE_UNREG, SIP_RES_OK, 200);
+	ev(&h, AE_UNREG, VERDICT_OK, 200);
 	CHECK(registered_to(&h, 0));
-	CHECK(!find(&h, AA_ABANDON) && !find(&h, AA_RESOLVE)); /* same binding, same address */
-	ev(&h, AE_REG, SIP_RES_OK, 200);
+	CHECK(!find(&h, AA_ABANDON) && !find(&h, AA_LOOKUP)); /* same binding, same address */
+	ev(&h, AE_REG, VERDICT_OK, 200);
 	CHECK_INT(h.a.state, AG_REGISTERED);
 	CHECK_INT(h.a.server, 0);
 	CHECK_INT(h.a.failovers, 0);
@@ -277,12 +352,12 @@ TEST(test_A4_unregister_error_switches_server)
 	struct h h;
 	setup(&h, 2);
 	ev(&h, AE_START, 0, 0);
-	ev(&h, AE_REG, SIP_RES_4XX, 404);
-	ev(&h, AE_UNREG, SIP_RES_5XX, 500);
+	ev(&h, AE_REG, VERDICT_4XX, 404);
+	ev(&h, AE_UNREG, VERDICT_5XX, 500);
 	CHECK(registered_to(&h, 1));
 	setup(&h, 2);
 	ev(&h, AE_START, 0, 0);
-	ev(&h, AE_REG, SIP_RES_4XX, 404);
+	ev(&h, AE_REG, VERDICT_4XX, 404);
 	CHECK(fire(&h, AT_BUDGET) == 0); /* the un-REGISTER is not answered */
 	CHECK(registered_to(&h, 1));
 	return 0;
@@ -293,9 +368,9 @@ TEST(test_A4_second_4xx_after_reregister_switches_not_loops)
 	struct h h;
 	setup(&h, 2);
 	ev(&h, AE_START, 0, 0);
-	ev(&h, AE_REG, SIP_RES_4XX, 403);
-	ev(&h, AE_UNREG, SIP_RES_OK, 200);
-	ev(&h, AE_REG, SIP_RES_4XX, 403);
+	ev(&h, AE_REG, VERDICT_4XX, 403);
+	ev(&h, AE_UNREG, VERDICT_OK, 200);
+	ev(&h, AE_REG, VERDICT_4XX, 403);
 	CHECK(!find(&h, AA_UNREGISTER));
 	CHECK(registered_to(&h, 1));
 	return 0;
@@ -306,16 +381,16 @@ TEST(test_A4_auth_failure_waits_on_same_server_without_loop)
 	struct h h;
 	setup(&h, 2);
 	ev(&h, AE_START, 0, 0);
-	ev(&h, AE_REG, SIP_RES_AUTH, 401);
+	ev(&h, AE_REG, VERDICT_AUTH, 401);
 	CHECK(!find(&h, AA_REGISTER));
-	CHECK_INT(h.a.state, AG_WAITING);
+	CHECK_INT(h.a.state, AG_FAILED);
 	CHECK_INT(h.a.error_code, 401);
 	CHECK(strstr(h.a.error_reason, "authentication failed"));
 	CHECK_INT(h.a.deadline[AT_RETRY] - h.now, 30000);
 	CHECK(fire(&h, AT_RETRY) == 0);
 	CHECK(registered_to(&h, 0));
 	/* a second failure backs off: twice timer 2 */
-	ev(&h, AE_REG, SIP_RES_AUTH, 401);
+	ev(&h, AE_REG, VERDICT_AUTH, 401);
 	CHECK_INT(h.a.deadline[AT_RETRY] - h.now, 60000);
 	return 0;
 }
@@ -334,7 +409,7 @@ TEST(test_A5_refresh_failure_is_a_registration_failure)
 {
 	struct h h;
 	up_on_primary(&h, 2);
-	ev(&h, AE_REG, SIP_RES_TIMEOUT, 408); /* nua's refresh timed out */
+	ev(&h, AE_REG, VERDICT_TIMEOUT, 408); /* nua's refresh timed out */
 	CHECK(registered_to(&h, 1));
 	return 0;
 }
@@ -346,11 +421,11 @@ TEST(test_A6_A7_options_failure_reregisters_same_server_first)
 	CHECK_INT(h.a.deadline[AT_HEARTBEAT] - h.now, 30000);
 	CHECK(fire(&h, AT_HEARTBEAT) == 0);
 	CHECK(find(&h, AA_OPTIONS));
-	ev(&h, AE_OPTIONS, SIP_RES_UNREACHABLE, 503);
+	ev(&h, AE_OPTIONS, VERDICT_UNREACHABLE, 503);
 	CHECK(registered_to(&h, 0));
-	CHECK(!find(&h, AA_ABANDON) && !find(&h, AA_RESOLVE)); /* same binding, same address */
+	CHECK(!find(&h, AA_ABANDON) && !find(&h, AA_LOOKUP)); /* same binding, same address */
 	CHECK(!find_pub(&h, AP_FAILOVER));
-	ev(&h, AE_REG, SIP_RES_OK, 200); /* the server is fine after all */
+	ev(&h, AE_REG, VERDICT_OK, 200); /* the server is fine after all */
 	CHECK_INT(h.a.state, AG_REGISTERED);
 	CHECK(!find_pub(&h, AP_REGISTERED)); /* not a new registration */
 	CHECK_INT(h.a.failovers, 0);
@@ -362,7 +437,7 @@ TEST(test_A7_any_final_options_response_proves_alive)
 	struct h h;
 	up_on_primary(&h, 2);
 	CHECK(fire(&h, AT_HEARTBEAT) == 0);
-	ev(&h, AE_OPTIONS, SIP_RES_OK, 405); /* sip.c maps any server final to OK */
+	ev(&h, AE_OPTIONS, VERDICT_OK, 405); /* sip.c maps any server final to OK */
 	CHECK_INT(h.out.n, 0);
 	CHECK_INT(h.a.deadline[AT_HB_ANSWER], 0);
 	CHECK(h.a.deadline[AT_HEARTBEAT] > h.now);
@@ -378,7 +453,7 @@ TEST(test_A7_options_unanswered_within_t1_is_a_miss)
 	CHECK(fire(&h, AT_HB_ANSWER) == 0);
 	CHECK(registered_to(&h, 0));
 	/* the late answer of that OPTIONS changes nothing */
-	ev(&h, AE_OPTIONS, SIP_RES_TIMEOUT, 408);
+	ev(&h, AE_OPTIONS, VERDICT_TIMEOUT, 408);
 	CHECK_INT(h.out.n, 0);
 	return 0;
 }
@@ -431,10 +506,10 @@ TEST(test_C_all_servers_unavailable_is_reported)
 	CHECK(registered_to(&h, 1));
 	CHECK(fire(&h, AT_BUDGET) == 0);
 	CHECK(registered_to(&h, 2));
-	ev(&h, AE_REG, SIP_RES_TIMEOUT, 408);
+	ev(&h, AE_REG, VERDICT_TIMEOUT, 408);
 	const struct agent_action *p = find_pub(&h, AP_ERROR);
 	CHECK(p && strstr(p->reason, "all 3 servers unavailable"));
-	CHECK_INT(h.a.state, AG_WAITING);
+	CHECK_INT(h.a.state, AG_FAILED);
 	CHECK(h.a.error_at);
 	return 0;
 }
@@ -447,8 +522,8 @@ TEST(test_C_failback_probe_every_jittered_interval)
 	setup(&h, 2);
 	h.r = 0; /* jitter at its bottom: half the interval */
 	ev(&h, AE_START, 0, 0);
-	ev(&h, AE_REG, SIP_RES_TIMEOUT, 408);
-	ev(&h, AE_REG, SIP_RES_OK, 200);
+	ev(&h, AE_REG, VERDICT_TIMEOUT, 408);
+	ev(&h, AE_REG, VERDICT_OK, 200);
 	CHECK_INT(h.a.deadline[AT_FAILBACK] - h.now, 900000);
 	CHECK(fire(&h, AT_FAILBACK) == 0);
 	const struct agent_action *x = find(&h, AA_PROBE);
@@ -462,10 +537,10 @@ TEST(test_C_failback_200_adopts_probe_and_releases_backup)
 	struct h h;
 	up_on_backup(&h);
 	CHECK(fire(&h, AT_FAILBACK) == 0);
-	ev(&h, AE_PROBE, SIP_RES_OK, 200);
+	ev(&h, AE_PROBE, VERDICT_OK, 200);
 	CHECK(find(&h, AA_ADOPT_PROBE));
 	const struct agent_action *p = find_pub(&h, AP_FAILBACK);
-	CHECK(p && p->server == 1 && p->to == 0);
+	CHECK(p && p->from_server == 1 && p->to_server == 0);
 	CHECK_INT(h.a.server, 0);
 	CHECK_INT(h.a.state, AG_REGISTERED);
 	CHECK_INT(h.a.deadline[AT_FAILBACK], 0);
@@ -478,7 +553,7 @@ TEST(test_C_failback_probe_without_answer_stays_and_probes_again)
 	struct h h;
 	up_on_backup(&h);
 	CHECK(fire(&h, AT_FAILBACK) == 0);
-	ev(&h, AE_PROBE, SIP_RES_TIMEOUT, 408); /* ran its full 64*T1 */
+	ev(&h, AE_PROBE, VERDICT_TIMEOUT, 408); /* ran its full 64*T1 */
 	CHECK(find(&h, AA_PROBE_DROP));
 	CHECK(!find_pub(&h, AP_FAILBACK));
 	CHECK_INT(h.a.server, 1);
@@ -490,12 +565,16 @@ TEST(test_storm_backoff_doubles_and_caps)
 {
 	struct h h;
 	setup(&h, 1);
-	CHECK_INT(agent_backoff_ms(&h.a, 30000, 0), 30000);
-	CHECK_INT(agent_backoff_ms(&h.a, 30000, 1), 60000);
-	CHECK_INT(agent_backoff_ms(&h.a, 30000, 20), 1800000);
-	CHECK_INT(agent_backoff_ms(&h.a, 3600000, 3), 3600000); /* a base above the cap is the cap */
-	h.r = 0;
-	CHECK_INT(agent_backoff_ms(&h.a, 30000, 1), 30000);
+	ev(&h, AE_START, 0, 0);
+	int64_t want[] = { 30000, 60000, 120000, 240000, 480000, 960000, 1800000, 1800000 };
+	for (int i = 0; i < 8; i++) {
+		ev(&h, AE_REG, VERDICT_5XX, 500);
+		CHECK_INT(h.a.deadline[AT_RETRY] - h.now, want[i]);
+		CHECK(fire(&h, AT_RETRY) == 0);
+	}
+	ev(&h, AE_REG, VERDICT_OK, 200);          /* a 200 starts it over */
+	ev(&h, AE_REG, VERDICT_5XX, 500);
+	CHECK_INT(h.a.deadline[AT_RETRY] - h.now, 30000);
 	return 0;
 }
 
@@ -552,7 +631,7 @@ TEST(test_stop_unregisters_a_bound_line_and_says_when_done)
 	CHECK(!find(&h, AA_STOPPED));
 	for (int t = 0; t < AT_MAX; t++)
 		CHECK_INT(h.a.deadline[t], 0);
-	ev(&h, AE_UNREG, SIP_RES_TIMEOUT, 408); /* even a failed one ends it */
+	ev(&h, AE_UNREG, VERDICT_TIMEOUT, 408); /* even a failed one ends it */
 	CHECK(find(&h, AA_STOPPED));
 	/* a line that holds nothing stops at once */
 	setup(&h, 2);
@@ -575,7 +654,7 @@ TEST(test_disabled_line_does_nothing)
 	return 0;
 }
 
-/* ---- SPEC B: the next hop's addresses under the agent ---- */
+/* ---- RULES B: the next hop's addresses under the agent ---- */
 
 TEST(test_B_attempt_resolves_first_then_registers)
 {
@@ -583,19 +662,37 @@ TEST(test_B_attempt_resolves_first_then_registers)
 	setup(&h, 2);
 	h.manual_dns = true;
 	ev(&h, AE_START, 0, 0);
-	const struct agent_action *x = find(&h, AA_RESOLVE);
-	CHECK(x && x->server == 0);
+	const struct agent_action *x = find(&h, AA_LOOKUP);
+	CHECK(x && x->lookup == AK_ATTEMPT && x->fresh_ok);
+	CHECK_STR(x->key_name, "s0.example");
 	CHECK(!find(&h, AA_REGISTER));
 	CHECK_INT(h.a.state, AG_RESOLVING);
 	CHECK_INT(h.a.deadline[AT_BUDGET], 0);
-	struct agent_event r = { .kind = AE_RESOLVED, .result = SIP_RES_OK, .addr_left = 1 };
+	h.n_addrs = 2;
+	struct dns_answer ans = fake_answer(&h, &(struct dns_key){ .name = x->key_name, .port = x->key.port });
+	struct agent_event r = { .kind = AE_ANSWER, .lookup = AK_ATTEMPT, .answer = &ans };
 	agent_step(&h.a, &r, h.now, &h.out);
 	CHECK(registered_to(&h, 0));
+	CHECK_STR(register_address(&h), "192.0.2.1:5060");
 	CHECK_INT(h.a.state, AG_REGISTERING);
 	CHECK(h.a.deadline[AT_BUDGET] > h.now);
 	/* a late answer for an attempt that is over changes nothing */
 	agent_step(&h.a, &r, h.now, &h.out);
 	CHECK_INT(h.out.n, 0);
+	return 0;
+}
+
+TEST(test_B3_a_literal_is_used_as_is_without_a_lookup)
+{
+	struct h h;
+	setup(&h, 2);
+	h.sv[0].host = "192.0.2.77";
+	h.sv[0].port = 0;
+	ev(&h, AE_START, 0, 0);
+	CHECK(!find(&h, AA_LOOKUP));
+	CHECK(registered_to(&h, 0));
+	CHECK_STR(register_address(&h), "192.0.2.77:5060");
+	CHECK(!strstr(h.out.log, "resolving")); /* no detour through resolving in the log */
 	return 0;
 }
 
@@ -605,14 +702,16 @@ TEST(test_B_dns_failure_is_a_registration_failure)
 	setup(&h, 2);
 	h.manual_dns = true;
 	ev(&h, AE_START, 0, 0);
-	struct agent_event r = { .kind = AE_RESOLVED, .result = SIP_RES_INTERNAL,
-				 .phrase = "sip1.example: NXDOMAIN" };
+	struct dns_answer nx = { .status = DNS_ENXDOMAIN, .error = "s0.example: NXDOMAIN" };
+	struct agent_event r = { .kind = AE_ANSWER, .lookup = AK_ATTEMPT, .answer = &nx };
 	agent_step(&h.a, &r, h.now, &h.out);
 	const struct agent_action *p = find_pub(&h, AP_FAILOVER);
-	CHECK(p && p->server == 0 && p->to == 1); /* SPEC A.2 */
+	CHECK(p && p->from_server == 0 && p->to_server == 1); /* RULES A.2 */
 	CHECK(strstr(p->reason, "NXDOMAIN"));
-	CHECK(find(&h, AA_RESOLVE) && find(&h, AA_RESOLVE)->server == 1);
-	CHECK(!find(&h, AA_NEXT_ADDRESS));
+	CHECK(find_pub(&h, AP_DNS));             /* said once */
+	const struct agent_action *x = find(&h, AA_LOOKUP);
+	CHECK(x && !strcmp(x->key_name, "s1.example"));
+	CHECK(!find(&h, AA_INVALIDATE));         /* no address was used */
 	return 0;
 }
 
@@ -623,23 +722,28 @@ TEST(test_B4_failure_walks_the_addresses_before_the_server_fails)
 	h.n_addrs = 3;
 	ev(&h, AE_START, 0, 0);
 	CHECK(registered_to(&h, 0));
-	ev(&h, AE_REG, SIP_RES_UNREACHABLE, 503);  /* ICMP from the first address */
-	CHECK(find(&h, AA_NEXT_ADDRESS) && find(&h, AA_ABANDON));
-	CHECK(find_pub(&h, AP_ADDRESS));
+	CHECK_STR(register_address(&h), "192.0.2.1:5060");
+	ev(&h, AE_REG, VERDICT_UNREACHABLE, 503);  /* ICMP from the first address */
+	CHECK(find(&h, AA_ABANDON));
+	const struct agent_action *p = find_pub(&h, AP_ADDRESS);
+	CHECK(p && !strcmp(p->from, "192.0.2.1:5060") && !strcmp(p->to, "192.0.2.2:5060"));
 	CHECK(!find_pub(&h, AP_FAILOVER));
 	CHECK(registered_to(&h, 0));
-	CHECK_INT(h.idx, 1);
-	CHECK(fire(&h, AT_BUDGET) == 0);         /* the second is silent */
-	CHECK(find(&h, AA_NEXT_ADDRESS) && registered_to(&h, 0));
-	CHECK_INT(h.idx, 2);
+	CHECK_STR(register_address(&h), "192.0.2.2:5060");
+	CHECK(fire(&h, AT_BUDGET) == 0);          /* the second is silent */
+	CHECK(registered_to(&h, 0));
+	CHECK_STR(register_address(&h), "192.0.2.3:5060");
 	CHECK_INT(h.a.failovers, 0);
-	ev(&h, AE_REG, SIP_RES_5XX, 500);         /* the last one fails too */
-	CHECK(find(&h, AA_NEXT_ADDRESS));        /* the list is used up ... */
+	ev(&h, AE_REG, VERDICT_5XX, 500);         /* the last one fails too */
+	CHECK(find(&h, AA_INVALIDATE));           /* the list is used up: ask again later */
+	/* ... for the name that failed, although the same step moved the
+	 * list on to the backup's name */
+	CHECK_STR(find(&h, AA_INVALIDATE)->key_name, "s0.example");
 	CHECK(!find_pub(&h, AP_ADDRESS));
-	const struct agent_action *p = find_pub(&h, AP_FAILOVER);
-	CHECK(p && p->server == 0 && p->to == 1);
-	CHECK(find(&h, AA_RESOLVE));             /* the backup from its first address */
-	CHECK_INT(h.idx, 0);
+	p = find_pub(&h, AP_FAILOVER);
+	CHECK(p && p->from_server == 0 && p->to_server == 1);
+	CHECK(registered_to(&h, 1));              /* the backup from its first address */
+	CHECK_STR(register_address(&h), "192.0.2.11:5060");
 	CHECK_INT(h.a.failovers, 1);
 	return 0;
 }
@@ -652,14 +756,18 @@ TEST(test_B4_last_server_gets_the_full_timer_only_on_its_last_address)
 	ev(&h, AE_START, 0, 0);
 	CHECK(h.a.deadline[AT_BUDGET] > h.now); /* another address follows */
 	CHECK(fire(&h, AT_BUDGET) == 0);
-	CHECK(find(&h, AA_NEXT_ADDRESS) && registered_to(&h, 0));
-	CHECK_INT(h.a.deadline[AT_BUDGET], 0);  /* 64*T1 (SPEC C) */
-	ev(&h, AE_REG, SIP_RES_TIMEOUT, 408);
-	CHECK(find_pub(&h, AP_ERROR));           /* timer 2 of SPEC A.2 */
-	CHECK_INT(h.a.state, AG_WAITING);
+	CHECK(registered_to(&h, 0));
+	CHECK_STR(register_address(&h), "192.0.2.2:5060");
+	CHECK_INT(h.a.deadline[AT_BUDGET], 0);  /* 64*T1 (RULES C.5) */
+	ev(&h, AE_REG, VERDICT_TIMEOUT, 408);
+	CHECK(find_pub(&h, AP_ERROR));           /* timer 2 of RULES A.2 */
+	CHECK_INT(h.a.state, AG_FAILED);
+	int before = h.lookups;
 	CHECK(fire(&h, AT_RETRY) == 0);
-	CHECK(find(&h, AA_RESOLVE));             /* B.4: resolved again, from the first */
-	CHECK_INT(h.idx, 0);
+	const struct agent_action *x = find(&h, AA_LOOKUP);
+	CHECK(x && !x->fresh_ok);                /* B.4: the nameservers are asked again */
+	CHECK_INT(h.lookups, before + 1);
+	CHECK_STR(register_address(&h), "192.0.2.1:5060"); /* from the first */
 	return 0;
 }
 
@@ -669,16 +777,17 @@ TEST(test_B_affinity_heartbeat_miss_reregisters_through_the_same_address)
 	setup(&h, 2);
 	h.n_addrs = 2;
 	ev(&h, AE_START, 0, 0);
-	ev(&h, AE_REG, SIP_RES_OK, 200);
+	ev(&h, AE_REG, VERDICT_OK, 200);
 	CHECK(fire(&h, AT_HEARTBEAT) == 0);
 	CHECK(fire(&h, AT_HB_ANSWER) == 0);
 	CHECK(registered_to(&h, 0));
-	CHECK(!find(&h, AA_RESOLVE) && !find(&h, AA_NEXT_ADDRESS) && !find(&h, AA_ABANDON));
-	CHECK_INT(h.idx, 0);
+	CHECK(!find(&h, AA_LOOKUP) && !find(&h, AA_ABANDON));
+	CHECK_STR(register_address(&h), "192.0.2.1:5060");
+	CHECK(strstr(h.out.log, "registered -> registering (OPTIONS to 192.0.2.1:5060"));
 	/* only when that REGISTER fails does the walk move on */
-	ev(&h, AE_REG, SIP_RES_TIMEOUT, 408);
-	CHECK(find(&h, AA_NEXT_ADDRESS));
-	CHECK_INT(h.idx, 1);
+	ev(&h, AE_REG, VERDICT_TIMEOUT, 408);
+	CHECK(find_pub(&h, AP_ADDRESS));
+	CHECK_STR(register_address(&h), "192.0.2.2:5060");
 	return 0;
 }
 
@@ -690,10 +799,184 @@ TEST(test_B_stop_while_resolving_is_immediate)
 	ev(&h, AE_START, 0, 0);
 	ev(&h, AE_STOP, 0, 0);
 	CHECK(find(&h, AA_STOPPED));
+	CHECK(find(&h, AA_CANCEL_LOOKUP));
 	CHECK(!find(&h, AA_UNREGISTER));
-	struct agent_event r = { .kind = AE_RESOLVED, .result = SIP_RES_OK };
+	struct dns_answer ans = fake_answer(&h, &(struct dns_key){ .name = "s0.example" });
+	struct agent_event r = { .kind = AE_ANSWER, .lookup = AK_ATTEMPT, .answer = &ans };
 	agent_step(&h.a, &r, h.now, &h.out);
 	CHECK(!find(&h, AA_REGISTER));
+	return 0;
+}
+
+TEST(test_B2_the_answer_is_looked_up_again_when_its_ttl_runs_out)
+{
+	struct h h;
+	setup(&h, 2);
+	h.n_addrs = 2;
+	ev(&h, AE_START, 0, 0);
+	ev(&h, AE_REG, VERDICT_OK, 200);
+	CHECK_INT(h.a.deadline[AT_DNS], 1000000 + 60000);
+	h.manual_dns = true;
+	h.a.deadline[AT_HEARTBEAT] = 0;
+	CHECK(fire(&h, AT_DNS) == 0);
+	const struct agent_action *x = find(&h, AA_LOOKUP);
+	CHECK(x && x->lookup == AK_REFRESH && x->fresh_ok);
+	CHECK_INT(h.a.deadline[AT_DNS], 0);      /* not while asking */
+	/* the new answer lists the address in use second: it stays in use */
+	struct dns_answer ans = fake_answer(&h, &(struct dns_key){ .name = x->key_name, .port = x->key.port });
+	struct netaddr first = ans.v[0];
+	ans.v[0] = ans.v[1];
+	ans.v[1] = first;
+	struct agent_event r = { .kind = AE_ANSWER, .lookup = AK_REFRESH, .answer = &ans };
+	agent_step(&h.a, &r, h.now, &h.out);
+	CHECK(!find(&h, AA_REGISTER));
+	CHECK_INT(h.a.state, AG_REGISTERED);
+	CHECK_STR(h.a.address, "192.0.2.1:5060");
+	CHECK_INT(h.a.al.idx, 1);
+	CHECK_INT(h.a.deadline[AT_DNS], h.now + 60000);
+	/* a failed refresh is one dns event, not one per retry */
+	CHECK(fire(&h, AT_DNS) == 0);
+	struct dns_answer to = { .status = DNS_ETIMEOUT, .error = "s0.example: no answer", .expires = h.now + 5000 };
+	r.answer = &to;
+	agent_step(&h.a, &r, h.now, &h.out);
+	CHECK(find_pub(&h, AP_DNS));
+	CHECK_INT(h.a.deadline[AT_DNS], h.now + 5000);
+	CHECK(fire(&h, AT_DNS) == 0);
+	to.expires = h.now + 10000;
+	agent_step(&h.a, &r, h.now, &h.out);
+	CHECK(!find_pub(&h, AP_DNS));
+	CHECK_INT(h.a.state, AG_REGISTERED);
+	return 0;
+}
+
+TEST(test_B5_an_unresolvable_proxy_moves_to_the_next)
+{
+	struct h h;
+	char *proxies[] = { "p0.example", "p1.example:5070" };
+	setup(&h, 2);
+	h.a.cfg.proxies = proxies;
+	h.a.cfg.n_proxies = 2;
+	addrlist_init(&h.a.al, proxies, 2);
+	h.manual_dns = true;
+	ev(&h, AE_START, 0, 0);
+	const struct agent_action *x = find(&h, AA_LOOKUP);
+	CHECK(x && !strcmp(x->key_name, "p0.example"));
+	struct dns_answer nx = { .status = DNS_ENXDOMAIN, .error = "p0.example: NXDOMAIN" };
+	struct agent_event r = { .kind = AE_ANSWER, .lookup = AK_ATTEMPT, .answer = &nx };
+	agent_step(&h.a, &r, h.now, &h.out);
+	const struct agent_action *p = find_pub(&h, AP_PROXY);
+	CHECK(p && !strcmp(p->from, "p0.example") && !strcmp(p->to, "p1.example:5070"));
+	x = find(&h, AA_LOOKUP);
+	CHECK(x && !strcmp(x->key_name, "p1.example") && x->key.port == 5070);
+	struct dns_answer ok = fake_answer(&h, &(struct dns_key){ .name = x->key_name, .port = x->key.port });
+	r.answer = &ok;
+	agent_step(&h.a, &r, h.now, &h.out);
+	x = find(&h, AA_REGISTER);
+	CHECK(x && !strcmp(x->route, "s0.example:5060")); /* the server as the Route */
+	CHECK_INT(h.a.state, AG_REGISTERING);
+	return 0;
+}
+
+TEST(test_C4_probe_rotates_over_the_primary_addresses)
+{
+	struct h h;
+	setup(&h, 2);
+	h.n_addrs = 2;
+	ev(&h, AE_START, 0, 0);
+	ev(&h, AE_REG, VERDICT_OK, 200);         /* the primary's first address works */
+	ev(&h, AE_REG, VERDICT_TIMEOUT, 408);    /* then both fail */
+	ev(&h, AE_REG, VERDICT_TIMEOUT, 408);
+	CHECK_INT(h.a.server, 1);
+	ev(&h, AE_REG, VERDICT_OK, 200);
+	CHECK(fire(&h, AT_FAILBACK) == 0);
+	const struct agent_action *x = find(&h, AA_PROBE);
+	char s[NETADDR_STR_MAX];
+	CHECK(x);
+	netaddr_format(s, sizeof s, x->addr);
+	CHECK_STR(s, "192.0.2.1:5060");          /* the one that last worked */
+	ev(&h, AE_PROBE, VERDICT_TIMEOUT, 408);
+	CHECK(fire(&h, AT_FAILBACK) == 0);
+	x = find(&h, AA_PROBE);
+	CHECK(x);
+	netaddr_format(s, sizeof s, x->addr);
+	CHECK_STR(s, "192.0.2.2:5060");          /* then the next */
+	ev(&h, AE_PROBE, VERDICT_OK, 200);
+	CHECK(find(&h, AA_ADOPT_PROBE));
+	CHECK_STR(h.a.address, "192.0.2.2:5060");
+	CHECK_INT(h.a.server, 0);
+	return 0;
+}
+
+TEST(test_A4_min_expires_learned_from_a_grant_is_asked_next_time)
+{
+	struct h h;
+	setup(&h, 2);
+	ev(&h, AE_START, 0, 0);
+	CHECK_INT(find(&h, AA_REGISTER)->expires, 3600);
+	struct agent_event e = { .kind = AE_OUTCOME, .req = AQ_REGISTER, .status = 200, .expires = 7200 };
+	step(&h, &e);                             /* after a 423 nua handled itself */
+	CHECK_INT(h.a.sv[0].learned_min, 7200);
+	ev(&h, AE_REGISTER_NOW, 0, 0);
+	CHECK_INT(find(&h, AA_REGISTER)->expires, 7200);
+	return 0;
+}
+
+TEST(test_transitions_are_checked)
+{
+	CHECK(agent_legal(AG_REGISTERING, AG_REGISTERED));
+	CHECK(agent_legal(AG_REGISTERED, AG_RESOLVING));
+	CHECK(agent_legal(AG_WAITING, AG_DISABLED));
+	CHECK(!agent_legal(AG_DISABLED, AG_REGISTERING));
+	CHECK(!agent_legal(AG_RESOLVING, AG_REGISTERED));
+	CHECK(!agent_legal(AG_FAILED, AG_REGISTERED));
+	CHECK(!agent_legal(AG_REGISTERED, AG_DISABLED));
+	return 0;
+}
+
+TEST(test_one_log_line_per_step_with_its_reason)
+{
+	struct h h;
+	setup(&h, 2);
+	ev(&h, AE_START, 0, 0);
+	CHECK_STR(h.out.log, "resolving -> registering (REGISTER to 192.0.2.1:5060)");
+	CHECK_INT(h.out.log_level, AGL_INFO);
+	h.manual_dns = true;
+	ev(&h, AE_REG, VERDICT_UNREACHABLE, 503);
+	CHECK_INT(h.out.log_level, AGL_WARN);
+	CHECK(!strncmp(h.out.log, "registering -> resolving (failover ", 35));
+	CHECK(strstr(h.out.log, "failover primary s0.example:5060/udp -> backup s1.example:5060/udp: "
+				"REGISTER to 192.0.2.1:5060 unreachable: 503 x"));
+	CHECK(!strchr(strchr(h.out.log, '(') ? strchr(h.out.log, '(') + 1 : "", '('));
+	return 0;
+}
+
+TEST(test_C8_all_servers_down_is_failed)
+{
+	struct h h;
+	setup(&h, 2);
+	ev(&h, AE_START, 0, 0);
+	ev(&h, AE_REG, VERDICT_UNREACHABLE, 503);
+	ev(&h, AE_REG, VERDICT_UNREACHABLE, 503);
+	CHECK_INT(h.a.state, AG_FAILED);
+	CHECK(h.a.deadline[AT_RETRY] > h.now);
+	CHECK(fire(&h, AT_RETRY) == 0);
+	CHECK(registered_to(&h, 0));
+	return 0;
+}
+
+TEST(test_operator_commands_are_guarded)
+{
+	struct h h;
+	setup(&h, 2);
+	h.a.cfg.enabled = false;
+	ev(&h, AE_START, 0, 0);
+	CHECK_INT(agent_command_ok(&h.a, AE_FORCE_FAILOVER), -EINVAL);
+	setup(&h, 2);
+	ev(&h, AE_START, 0, 0);
+	CHECK_INT(agent_command_ok(&h.a, AE_REGISTER_NOW), 0);
+	struct agent_event e = { .kind = AE_STOP, .final = true };
+	step(&h, &e);
+	CHECK_INT(agent_command_ok(&h.a, AE_REGISTER_NOW), -EBUSY);
 	return 0;
 }
 
@@ -707,25 +990,25 @@ TEST(test_register_after_unregister_starts_again)
 	CHECK(find(&h, AA_UNREGISTER));
 	ev(&h, AE_REGISTER_NOW, 0, 0);           /* while the un-REGISTER runs */
 	CHECK(!find(&h, AA_REGISTER));
-	ev(&h, AE_UNREG, SIP_RES_OK, 200);
+	ev(&h, AE_UNREG, VERDICT_OK, 200);
 	CHECK(find(&h, AA_STOPPED));
 	CHECK(registered_to(&h, 0));
-	CHECK(!h.a.stopping);
-	ev(&h, AE_REG, SIP_RES_OK, 200);
+	CHECK(!h.a.halted);
+	ev(&h, AE_REG, VERDICT_OK, 200);
 	CHECK_INT(h.a.state, AG_REGISTERED);
 	/* and once it is done */
 	ev(&h, AE_STOP, 0, 0);
-	ev(&h, AE_UNREG, SIP_RES_OK, 200);
+	ev(&h, AE_UNREG, VERDICT_OK, 200);
 	CHECK_INT(h.a.state, AG_WAITING);
 	ev(&h, AE_REGISTER_NOW, 0, 0);
 	CHECK(registered_to(&h, 0));
 	/* a stop for good (SIGTERM) after a pending `register` wins */
-	ev(&h, AE_REG, SIP_RES_OK, 200);
+	ev(&h, AE_REG, VERDICT_OK, 200);
 	ev(&h, AE_STOP, 0, 0);
 	ev(&h, AE_REGISTER_NOW, 0, 0);
 	ev(&h, AE_STOP, 0, 0);
-	ev(&h, AE_UNREG, SIP_RES_OK, 200);
+	ev(&h, AE_UNREG, VERDICT_OK, 200);
 	CHECK(find(&h, AA_STOPPED));
-	CHECK(!find(&h, AA_REGISTER) && !find(&h, AA_RESOLVE));
+	CHECK(!find(&h, AA_REGISTER) && !find(&h, AA_LOOKUP));
 	return 0;
 }

@@ -1,0 +1,43 @@
+/* status.h - what a line shows the control socket (README "LINE"): the
+ * agent fills it (agent_status), ctl.c turns it into JSON. Types only. */
+#ifndef SIPUAD_STATUS_H
+#define SIPUAD_STATUS_H
+
+#include <stdbool.h>
+#include <time.h>
+
+#include "dns.h"
+#include "netaddr.h"
+
+/* A snapshot for the control socket (SPEC E "LINE"). Strings point into the
+ * line and stay valid until the loop runs again. */
+struct line_status {
+	const char *id;
+	const char *state;           /* agent_state_name() */
+	bool registered;
+	int server_index;
+	char server_role[24];        /* primary, backup, backup2, ... */
+	const char *server_host;
+	int server_port;             /* 0: omitted in the config and not yet known */
+	const char *server_transport;
+	const char *address;         /* "IP:PORT" in use, NULL if none yet */
+	long expires_in;             /* s left of the granted registration, 0 if none */
+	unsigned failovers;
+	int error_code;              /* last error: SIP status, 0 for a local one */
+	const char *error_reason;    /* NULL: no error */
+	time_t error_at;
+	long next_attempt_in;        /* s, -1: none scheduled */
+	long next_failback_in;       /* s, -1: none scheduled */
+	/* SPEC B: the next hop */
+	int proxy_index;             /* -1: no outbound proxies */
+	const char *proxy;           /* as configured */
+	int n_addresses;             /* the next hop's addresses ("IP:PORT") */
+	char addresses[DNS_ADDRS_MAX][NETADDR_STR_MAX];
+	int address_index;           /* of .address in them, -1: not among them */
+	const char *dns_name;        /* NULL: a literal, nothing looked up */
+	bool dns_stale;              /* the addresses are a last good answer */
+	const char *dns_error;       /* NULL: the last lookup worked */
+	long dns_refresh_in;         /* s until it is looked up again, -1: not planned */
+};
+
+#endif
