@@ -12,6 +12,7 @@
 #include <libconfig.h>
 
 #include "config.h"
+#include "netaddr.h"
 
 /*
  * Error messages are "FILE:LINE: KEY: message" (STYLE habit 7, SPEC E: "name
@@ -367,11 +368,7 @@ static const char *check_host(const char *h)
 /* SPEC E: sip.listen is an address to bind, not a name. */
 static const char *check_ip(const char *v)
 {
-	unsigned char a[sizeof(struct in6_addr)];
-
-	if (inet_pton(AF_INET, v, a) == 1 || inet_pton(AF_INET6, v, a) == 1)
-		return NULL;
-	return "is not an IPv4 or IPv6 address";
+	return netaddr_is_literal(v) ? NULL : "is not an IPv4 or IPv6 address";
 }
 
 /* The user part of the AOR: Sofia escapes what the URI needs, but a space

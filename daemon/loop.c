@@ -12,6 +12,7 @@
 
 #include "log.h"
 #include "loop.h"
+#include "timeutil.h"
 
 /* Bound on su_root_step() calls in one wake: a busy stack gets the loop back
  * (and other events their turn) and is resumed by an immediate re-arm. */
@@ -85,7 +86,7 @@ static void arm(struct loop *l, su_duration_t ms)
 		evtimer_del(l->timer);
 		return;
 	}
-	struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 };
+	struct timeval tv = timeutil_tv(ms);
 	evtimer_add(l->timer, &tv);
 }
 

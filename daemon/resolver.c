@@ -608,8 +608,7 @@ struct resolver_query *resolver_lookup(struct resolver *r, const struct dns_key 
 		}
 		/* The answer always comes from the loop: at once when nothing
 		 * could be asked (or for a literal), else by the deadline. */
-		struct timeval tv = { .tv_sec = lk->pending ? r->timeout_ms / 1000 : 0,
-				      .tv_usec = lk->pending ? (r->timeout_ms % 1000) * 1000 : 0 };
+		struct timeval tv = timeutil_tv(lk->pending ? r->timeout_ms : 0);
 		evtimer_add(lk->deadline, &tv);
 		loop_kick(r->loop);
 	}
