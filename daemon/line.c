@@ -29,6 +29,11 @@ struct line_timer {
 	int64_t armed;                 /* deadline it is armed for, 0 = none */
 };
 
+struct lookup_ctx {
+	struct line *l;
+	enum agent_lookup k;
+};
+
 struct pending {
 	struct agent_event ev;
 	struct dns_answer *ans;        /* owned copy of ev.answer */
@@ -38,7 +43,6 @@ struct line {
 	struct sip *sip;
 	struct store *store;
 	struct resolver *res;
-	const struct conf *conf;
 	const struct conf_line *cl;
 	struct agent ag;
 	struct sip_reg *main;          /* the line's binding */
@@ -47,13 +51,14 @@ struct line {
 	struct sip_reg *old;           /* a binding being released (un-REGISTER) */
 	bool restore_call_id;          /* the first binding at saved.server reuses saved.call_id */
 	struct resolver_query *q[AK_MAX];
+	struct lookup_ctx lookup_ctx[AK_MAX];
 	struct line_timer timers[AT_MAX];
 	struct store_line saved;       /* what the store holds: written only when it changes */
 	struct history_ring *ring;     /* no store: recent events, else NULL */
 	void (*stop_done)(void *arg);
 	void *stop_arg;
-	struct pending *pending;       /* LINE_PENDING_MAX, while feeding */
-	int n_pending;
+	struct pending *pending;       /* a ring of LINE_PENDING_MAX, while feeding */
+	int head, n_pending;
 	bool feeding;
 };
 
@@ -211,22 +216,11 @@ static void answer(struct line *l, enum agent_lookup k, const struct dns_answer 
 	feed(l, &ev);
 }
 
-static void attempt_cb(void *arg, const struct dns_answer *ans)
+static void lookup_cb(void *arg, const struct dns_answer *ans)
 {
-	answer(arg, AK_ATTEMPT, ans);
+	struct lookup_ctx *c = arg;
+	answer(c->l, c->k, ans);
 }
-
-static void refresh_cb(void *arg, const struct dns_answer *ans)
-{
-	answer(arg, AK_REFRESH, ans);
-}
-
-static void probe_cb(void *arg, const struct dns_answer *ans)
-{
-	answer(arg, AK_PROBE, ans);
-}
-
-static resolver_cb *const lookup_cbs[AK_MAX] = { attempt_cb, refresh_cb, probe_cb };
 
 static void lookup(struct line *l, const struct agent_action *x)
 {
@@ -238,7 +232,7 @@ static void lookup(struct line *l, const struct agent_action *x)
 		answer(l, x->lookup, &ans);
 		return;
 	}
-	l->q[x->lookup] = resolver_lookup(l->res, &k, lookup_cbs[x->lookup], l);
+	l->q[x->lookup] = resolver_lookup(l->res, &k, lookup_cb, &l->lookup_ctx[x->lookup]);
 	if (!l->q[x->lookup]) {
 		memset(&ans, 0, sizeof ans);
 		ans.status = DNS_EFAIL;
@@ -362,37 +356,36 @@ static void step(struct line *l, const struct agent_event *ev)
 }
 
 /* The one entry into the agent: step it, then every event that its
- * actions raised, then mirror its deadlines into libevent timers. */
+ * actions raised (in order, a ring: each step raises at most one per
+ * action, so more than LINE_PENDING_MAX waiting is a bug), then mirror its
+ * deadlines into libevent timers. */
 static void feed(struct line *l, const struct agent_event *ev)
 {
 	if (l->feeding) {
 		if (l->n_pending >= LINE_PENDING_MAX) {
-			/* each action raises at most one event: a broken invariant */
 			log_error("%s: bug: event queue full", l->cl->id);
 			abort();
 		}
-		struct pending *p = &l->pending[l->n_pending];
+		struct pending *p = &l->pending[(l->head + l->n_pending++) % LINE_PENDING_MAX];
 		p->ev = *ev;
 		p->ans = NULL;
-		if (ev->answer) {
-			p->ans = malloc(sizeof *p->ans);
-			if (p->ans)
-				*p->ans = *ev->answer;
-			else
-				log_error("%s: out of memory for a DNS answer", l->cl->id);
-			p->ev.answer = p->ans;
-		}
-		l->n_pending++;
+		if (ev->answer && (p->ans = malloc(sizeof *p->ans)))
+			*p->ans = *ev->answer;
+		p->ev.answer = p->ans; /* out of memory: the answer is lost, the agent waits */
 		return;
 	}
 	struct pending queue[LINE_PENDING_MAX];
 	l->pending = queue;
-	l->n_pending = 0;
+	l->head = l->n_pending = 0;
 	l->feeding = true;
 	step(l, ev);
-	for (int i = 0; i < l->n_pending; i++) {
-		step(l, &queue[i].ev);
-		free(queue[i].ans);
+	while (l->n_pending > 0) {
+		struct pending p = queue[l->head];
+		l->head = (l->head + 1) % LINE_PENDING_MAX;
+		l->n_pending--;
+		if (p.ev.kind != AE_ANSWER || p.ans)
+			step(l, &p.ev);
+		free(p.ans);
 	}
 	l->feeding = false;
 	l->pending = NULL;
@@ -421,7 +414,6 @@ struct line *line_new(struct event_base *base, struct sip *sip, struct store *st
 	l->sip = sip;
 	l->store = store;
 	l->res = res;
-	l->conf = c;
 	l->cl = cl;
 	struct agent_config ac;
 	agent_configure(&ac, c, cl);
@@ -437,6 +429,8 @@ struct line *line_new(struct event_base *base, struct sip *sip, struct store *st
 			     l->saved.address, l->saved.registered);
 		l->restore_call_id = l->saved.call_id[0] != '\0';
 	}
+	for (int k = 0; k < AK_MAX; k++)
+		l->lookup_ctx[k] = (struct lookup_ctx){ l, (enum agent_lookup)k };
 	for (int t = 0; t < AT_MAX; t++) {
 		l->timers[t].l = l;
 		l->timers[t].t = (enum agent_timer)t;
@@ -480,7 +474,7 @@ void line_free(struct line *l)
 
 void line_rebind(struct line *l, const struct conf *c, const struct conf_line *cl)
 {
-	l->conf = c;
+	(void)c;
 	l->cl = cl;
 	agent_rebind(&l->ag, cl->servers, cl->proxies); /* equal values, in C now */
 }
