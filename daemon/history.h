@@ -5,7 +5,7 @@
 #ifndef SIPUAD_HISTORY_H
 #define SIPUAD_HISTORY_H
 
-#include "line.h"
+#include "status.h"
 
 struct store;
 struct history_ring;

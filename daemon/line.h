@@ -15,24 +15,12 @@ struct sip;
 struct store;
 struct line;
 
-/* One published event (history, subscribe). */
-#define LINE_DESC_MAX 320
-struct line_event {
-	time_t at;
-	char line[CONF_ID_MAX + 1];  /* the line's id (a copy: it outlives a reload) */
-	const char *kind;            /* registered, unregistered, failover, failback, error */
-	char from[LINE_DESC_MAX];    /* "" = none; else "primary 127.0.0.2:5060/udp" */
-	char to[LINE_DESC_MAX];
-	char reason[192];
-};
-
 struct line_set {
 	struct line **v;
 	int n;
 };
 
 /* Every line's events go to one sink (the control socket's subscribers). */
-typedef void line_event_cb(const struct line_event *ev, void *arg);
 void line_set_event_sink(line_event_cb *cb, void *arg);
 
 /* STORE may be NULL (running from memory). RESTORE: resume where the store

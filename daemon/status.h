@@ -1,5 +1,6 @@
-/* status.h - what a line shows the control socket (README "LINE"): the
- * agent fills it (agent_status), ctl.c turns it into JSON. Types only. */
+/* status.h - what a line shows the control socket: its status (README
+ * "LINE"; the agent fills it, ctl.c turns it into JSON) and its events
+ * (history and subscribers). Types only. */
 #ifndef SIPUAD_STATUS_H
 #define SIPUAD_STATUS_H
 
@@ -7,6 +8,7 @@
 #include <time.h>
 
 #include "dns.h"
+#include "config.h"
 #include "netaddr.h"
 
 /* A snapshot for the control socket (SPEC E "LINE"). Strings point into the
@@ -39,5 +41,18 @@ struct line_status {
 	const char *dns_error;       /* NULL: the last lookup worked */
 	long dns_refresh_in;         /* s until it is looked up again, -1: not planned */
 };
+
+/* One published event (history, subscribe). */
+#define LINE_DESC_MAX 320
+struct line_event {
+	time_t at;
+	char line[CONF_ID_MAX + 1];  /* the line's id (a copy: it outlives a reload) */
+	const char *kind;            /* registered, unregistered, failover, failback, error */
+	char from[LINE_DESC_MAX];    /* "" = none; else "primary 127.0.0.2:5060/udp" */
+	char to[LINE_DESC_MAX];
+	char reason[192];
+};
+
+typedef void line_event_cb(const struct line_event *ev, void *arg);
 
 #endif
