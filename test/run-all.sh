@@ -51,6 +51,7 @@ run build build $MAKE -s all build/unit-pure build/unit-tests
 run unit-pure ./build/unit-pure
 run unit ./build/unit-tests
 run config sh test/config/run.sh build/sipuad
+run deps sh test/deps/run.sh
 asan_log=$(mktemp)
 trap 'rm -f "$log" "$asan_log"' EXIT
 asan_half >"$asan_log" 2>&1 &
