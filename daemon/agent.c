@@ -286,6 +286,7 @@ static void use_current(struct agent *a)
 	if (!x)
 		return;
 	a->cur = *x;
+	a->addr_server = a->server;
 	netaddr_format(a->address, sizeof a->address, x);
 	snprintf(a->route, sizeof a->route, "%s", a->al.route);
 }
@@ -674,6 +675,7 @@ static void adopt_probe(struct agent *a, const struct agent_event *ev, int64_t n
 	a->server = 0;
 	granted(a, 0, ev, now);
 	a->cur = a->probe_addr;
+	a->addr_server = 0;
 	netaddr_format(a->address, sizeof a->address, &a->cur);
 	snprintf(a->route, sizeof a->route, "%s", a->probe_route);
 	if (!a->cfg.n_proxies)
@@ -1178,7 +1180,8 @@ void agent_status(const struct agent *a, int64_t now, struct line_status *st)
 	st->server_host = sv->host;
 	/* an SRV-given port is known once looked up; through a proxy the
 	 * address is the proxy's, so the server's port stays unknown */
-	st->server_port = sv->port ? sv->port : (a->address[0] && !a->cfg.n_proxies ? a->cur.port : 0);
+	st->server_port = sv->port ? sv->port
+				   : (a->address[0] && a->addr_server == a->server && !a->cfg.n_proxies ? a->cur.port : 0);
 	st->server_transport = sv->transport < CONF_TP_MAX ? tp_names[sv->transport] : "?";
 	st->address = a->address[0] ? a->address : NULL;
 	if (st->registered) {

@@ -216,6 +216,7 @@ struct agent {
 	struct netaddr cur;
 	char route[AGENT_ROUTE_MAX];
 	char address[NETADDR_STR_MAX];   /* cur as text, "" none */
+	int addr_server;                 /* the server cur leads to */
 	enum dns_status dns_status;      /* of the last lookup: an event on a change only */
 	/* the failback probe's addressing (C.3, B) */
 	struct netaddr probe_addr;
