@@ -81,7 +81,7 @@ static int find(const struct dns_answer *ans, const char *addr)
 
 enum al_verdict addrlist_resolved(struct addrlist *al, const struct dns_answer *ans)
 {
-	/* A last good answer carries a DNS outage (SPEC D), but not a name
+	/* A last good answer carries a DNS outage (RULES D), but not a name
 	 * the nameserver says is gone (NXDOMAIN), nor a list whose every
 	 * address just failed (B.4 asked for a new one): then B.5 (or A.2)
 	 * goes on. The next attempt may take it again. */
@@ -109,7 +109,7 @@ enum al_verdict addrlist_resolved(struct addrlist *al, const struct dns_answer *
 	al->ans.status = ans->status;
 	snprintf(al->ans.error, sizeof al->ans.error, "%s", ans->error);
 	if (al->n_proxies && ++al->proxies_failed < al->n_proxies) {
-		/* SPEC B.5: the next proxy, wrapping after the last. */
+		/* RULES B.5: the next proxy, wrapping after the last. */
 		al->proxy = (al->proxy + 1) % al->n_proxies;
 		use_proxy(al, al->tp);
 		return AL_LOOKUP;

@@ -1,4 +1,4 @@
-/* addrlist.h - a line's next hop (SPEC B): which name it goes to (the
+/* addrlist.h - a line's next hop (RULES B): which name it goes to (the
  * current server, or the current outbound proxy), that name's addresses in
  * order, and the cursor over them. Pure: no I/O, no clock; the line feeds it
  * resolver answers and failures, and it says what to do next. */
@@ -18,7 +18,7 @@
 enum al_verdict {
 	AL_USE,        /* send through addrlist_current() */
 	AL_LOOKUP,     /* look the key up (the name changed, or its answer ran out) */
-	AL_FAILED,     /* nothing to send to: every proxy failed to resolve (SPEC B.5) */
+	AL_FAILED,     /* nothing to send to: every proxy failed to resolve (RULES B.5) */
 };
 
 struct addrlist {
@@ -26,7 +26,7 @@ struct addrlist {
 	char *const *proxies;       /* outbound proxies as configured, or NULL */
 	int n_proxies;
 	/* the name the list is for */
-	int proxy;                  /* current proxy (SPEC B.5); -1 without proxies */
+	int proxy;                  /* current proxy (RULES B.5); -1 without proxies */
 	int proxies_failed;         /* resolution failures in a row since the last success */
 	char name[ADDRLIST_NAME_MAX];
 	int port;                   /* 0: SRV */
@@ -39,7 +39,7 @@ struct addrlist {
 	int tried;                  /* addresses tried since the last success or answer,
 				     * the one in use included: the walk is circular from
 				     * where it began, every address once (B.4) */
-	bool exhausted;             /* every address failed: resolve again first (SPEC B.4) */
+	bool exhausted;             /* every address failed: resolve again first (RULES B.4) */
 	char prefer[NETADDR_STR_MAX];            /* "IP:PORT" to start from (restored), "" none */
 };
 

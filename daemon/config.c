@@ -1,4 +1,4 @@
-/* config.c - the libconfig file as validated struct conf (SPEC E "Config"); only user of libconfig. */
+/* config.c - the libconfig file as validated struct conf (RULES E "Config"); only user of libconfig. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -15,7 +15,7 @@
 #include "netaddr.h"
 
 /*
- * Error messages are "FILE:LINE: KEY: message" (STYLE habit 7, SPEC E: "name
+ * Error messages are "FILE:LINE: KEY: message" (STYLE habit 7, RULES E: "name
  * file, line and key"). KEY is the full path of the setting in libconfig's own
  * path syntax: group members joined by '.', list and array elements as
  * ".[N]" counted from 0, e.g. "sip.t1", "lines.[1].servers.[0].port",
@@ -33,7 +33,7 @@
 #define PATH_LEN 256     /* a key path in a message; longer ones are cut */
 #define QUOTE_LEN 100    /* a value echoed in a message; longer ones are cut */
 
-/* The defaults of SPEC E. */
+/* The defaults of RULES E. */
 #define DEF_CTL_SOCKET   "/var/run/sipuad.sock"
 #define DEF_CTL_MODE     0660
 #define DEF_CTL_GROUP    ""
@@ -54,7 +54,7 @@
 #define DEF_RETRY_DELAY  30
 #define DEF_FAILBACK     1800
 
-/* SPEC E ranges of t1 and t2; t2 also has t1 as its floor. */
+/* RULES E ranges of t1 and t2; t2 also has t1 as its floor. */
 #define T1_MIN 50
 #define T1_MAX 5000
 #define T2_MAX 16000
@@ -105,7 +105,7 @@ struct ctx {
 	int n_kept;
 	bool oom;
 	bool quiet;               /* pre-scan: validate without reporting */
-	/* sip.transports, needed by every server's transport (SPEC E); false
+	/* sip.transports, needed by every server's transport (RULES E); false
 	 * when sip.transports is itself broken, so that error is not echoed
 	 * once per server. */
 	bool tp_known;
@@ -319,7 +319,7 @@ static bool want_groups(struct ctx *x, const config_setting_t *s, const char *pa
 /* Checks return NULL when fine, else what follows the quoted value in the
  * message ("\"x y\" is not a valid ..."). */
 
-/* A host: an IP literal, IPv6 without brackets (SPEC E struct conf_server), or
+/* A host: an IP literal, IPv6 without brackets (RULES E struct conf_server), or
  * a DNS name in the hostname syntax of RFC 3261 25.1: labels of letters,
  * digits and '-', not starting or ending with '-', a top label that is not all
  * digits (that would be a mangled IPv4 address), one optional final dot. */
@@ -365,7 +365,7 @@ static const char *check_host(const char *h)
 	return NULL;
 }
 
-/* SPEC E: sip.listen is an address to bind, not a name. */
+/* RULES E: sip.listen is an address to bind, not a name. */
 static const char *check_ip(const char *v)
 {
 	return netaddr_is_literal(v) ? NULL : "is not an IPv4 or IPv6 address";
@@ -397,7 +397,7 @@ static bool port_ok(const char *p)
 	return v >= 1;
 }
 
-/* SPEC B/E: an outbound proxy is "host", "host:port", "[v6]" or "[v6]:port". */
+/* RULES B/E: an outbound proxy is "host", "host:port", "[v6]" or "[v6]:port". */
 static const char *check_proxy(const char *v)
 {
 	char host[256];
@@ -486,7 +486,7 @@ enum kind { K_INT, K_BOOL, K_STR, K_GROUP, K_FN };
 
 #define F_REQUIRED 0x1
 #define F_NONEMPTY 0x2
-#define F_SECRET   0x4  /* any bytes; never echoed (SPEC D: passwords never shown) */
+#define F_SECRET   0x4  /* any bytes; never echoed (RULES D: passwords never shown) */
 #define F_NAME     0x8  /* a DNS name: a final dot is not counted in len_max */
 
 struct key;
@@ -570,7 +570,7 @@ static void parse_value(struct ctx *x, const config_setting_t *s, const char *pa
 	}
 }
 
-/* Every member must be a known key (SPEC E: unknown keys are errors); every
+/* Every member must be a known key (RULES E: unknown keys are errors); every
  * required key must be there. Members are taken in file order so the errors
  * come out in the order of the file. */
 static void parse_group(struct ctx *x, const config_setting_t *g, const char *path,
@@ -614,7 +614,7 @@ static int transport_by_name(const char *v)
 	return -1;
 }
 
-/* SPEC E: sip.transports names each of udp, tcp, tls at most once, at least
+/* RULES E: sip.transports names each of udp, tcp, tls at most once, at least
  * one; tls only where built with TLS. True (and tp filled) when valid. */
 static bool parse_transports(struct ctx *x, const config_setting_t *s, const char *path,
 			     bool tp[CONF_TP_MAX])
@@ -669,7 +669,7 @@ static void fn_transports(struct ctx *x, const config_setting_t *s, const char *
 		memcpy(c->transports, tp, sizeof(tp));
 }
 
-/* SPEC E: control.mode is an octal string such as "0660" (a libconfig
+/* RULES E: control.mode is an octal string such as "0660" (a libconfig
  * integer cannot be octal). */
 static void fn_mode(struct ctx *x, const config_setting_t *s, const char *path, void *base)
 {
@@ -709,7 +709,7 @@ static void fn_level(struct ctx *x, const config_setting_t *s, const char *path,
 	error_at(x, s, path, "%s is not a log level (error, warn, info, debug)", quote(q, sizeof(q), v));
 }
 
-/* t2 is only type-checked here; its range starts at t1 (SPEC E), which may
+/* t2 is only type-checked here; its range starts at t1 (RULES E), which may
  * come later in the group, so sip_post() checks it. */
 static void fn_t2(struct ctx *x, const config_setting_t *s, const char *path, void *base)
 {
@@ -807,7 +807,7 @@ static void fn_servers(struct ctx *x, const config_setting_t *s, const char *pat
 		const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
 		struct conf_server *sv = &l->servers[i];
 
-		/* SPEC E: port omitted (0) -> SRV, then 5060 (RFC 3263) */
+		/* RULES E: port omitted (0) -> SRV, then 5060 (RFC 3263) */
 		sv->port = 0;
 		sv->transport = CONF_TP_UDP;
 		sv->expires = DEF_EXPIRES;
@@ -857,7 +857,7 @@ static void fn_proxies(struct ctx *x, const config_setting_t *s, const char *pat
 	}
 }
 
-/* SPEC E: id matches [a-z0-9_-]{1,32}; uniqueness is checked by fn_lines. */
+/* RULES E: id matches [a-z0-9_-]{1,32}; uniqueness is checked by fn_lines. */
 static void fn_id(struct ctx *x, const config_setting_t *s, const char *path, void *base)
 {
 	struct conf_line *l = base;
@@ -907,7 +907,7 @@ static const struct key line_keys[] = {
 	  .off = offsetof(struct conf_line, user), .len_max = CONF_USER_MAX, .check = check_user },
 	{ .name = "domain", .kind = K_STR, .flags = F_REQUIRED | F_NONEMPTY | F_NAME,
 	  .off = offsetof(struct conf_line, domain), .len_max = CONF_DOMAIN_MAX, .check = check_host },
-	/* "" would not mean "use user"; omitting the key does (SPEC E) */
+	/* "" would not mean "use user"; omitting the key does (RULES E) */
 	{ .name = "auth_user", .kind = K_STR, .flags = F_NONEMPTY,
 	  .off = offsetof(struct conf_line, auth_user), .len_max = CONF_USER_MAX },
 	{ .name = "password", .kind = K_STR, .flags = F_SECRET,
@@ -968,7 +968,7 @@ static void fn_lines(struct ctx *x, const config_setting_t *s, const char *path,
 			l->auth_user = sdup(x, l->user);
 		if (!l->id[0])
 			continue;
-		/* SPEC E: duplicate ids are errors; name both settings. */
+		/* RULES E: duplicate ids are errors; name both settings. */
 		for (j = 0; j < i; j++) {
 			const config_setting_t *a, *b;
 
@@ -1025,7 +1025,7 @@ static const struct key sip_keys[] = {
 	{ .name = NULL }
 };
 
-/* SPEC E: every top-level section is optional. */
+/* RULES E: every top-level section is optional. */
 static const struct key root_keys[] = {
 	{ .name = "control", .kind = K_GROUP, .sub = control_keys },
 	{ .name = "storage", .kind = K_GROUP, .sub = storage_keys },
@@ -1210,7 +1210,7 @@ static void print_line(FILE *f, const struct conf_line *l)
 	print_kv_str(f, in, "user", l->user);
 	print_kv_str(f, in, "domain", l->domain);
 	print_kv_str(f, in, "auth_user", l->auth_user);
-	/* SPEC D: the password never leaves the daemon; "" stays "" so the
+	/* RULES D: the password never leaves the daemon; "" stays "" so the
 	 * output still tells whether one is set. */
 	print_kv_str(f, in, "password", l->password && *l->password ? "********" : "");
 	print_kv_str(f, in, "display_name", l->display_name);
@@ -1249,7 +1249,7 @@ static void print_line(FILE *f, const struct conf_line *l)
 	fprintf(f, "%s};\n", in);
 }
 
-/* Every key in SPEC E order with the defaults filled in, as libconfig text
+/* Every key in RULES E order with the defaults filled in, as libconfig text
  * that conf_load reads back (a masked password then reads as "********"). */
 void conf_print(const struct conf *c, FILE *f)
 {
@@ -1306,7 +1306,7 @@ static bool str_eq(const char *a, const char *b)
 	return strcmp(a, b) == 0;
 }
 
-/* Reload (SPEC D) restarts a line only when this is false, so every field
+/* Reload (RULES D) restarts a line only when this is false, so every field
  * that changes its behaviour is compared, the password included. */
 bool conf_line_equal(const struct conf_line *a, const struct conf_line *b)
 {

@@ -1,4 +1,4 @@
-/* config.h - the libconfig file as typed, validated structs (SPEC E "Config"). */
+/* config.h - the libconfig file as typed, validated structs (RULES E "Config"). */
 #ifndef SIPUAD_CONFIG_H
 #define SIPUAD_CONFIG_H
 
@@ -11,14 +11,13 @@
 /* Limits, each checked where config.c decodes the value, so the runtime may
  * size fixed buffers from them and never truncate. Strings are in bytes,
  * the terminating NUL not counted. */
-/* 1000 lines is the scale the daemon is measured at (SPEC "Memory per
- * line"); 1024 keeps `status` of every line well inside the control
+/* 1000 lines is the scale the daemon is measured at (RULES I.5); 1024 keeps `status` of every line well inside the control
  * socket's 4 MB reply (CTL_REPLY_MAX), where 4096 lines would not fit. */
 #define CONF_LINES_MAX 1024
 /* The agent keeps a 32-bit registered-before mask per line, so <= 32. */
 #define CONF_SERVERS_MAX 16
 /* Each proxy whose name fails to resolve costs up to sip.dns_timeout (60 s)
- * before the next is tried (SPEC B.5); with 8 a line gives up within 8
+ * before the next is tried (RULES B.5); with 8 a line gives up within 8
  * minutes at worst, and the line's walk over cached answers (bounded at
  * 2 * RESOLVER_ADDRS_MAX steps) always reaches every proxy. */
 #define CONF_PROXIES_MAX 8
@@ -71,8 +70,8 @@ struct conf_line {
 	int n_proxies;
 	int heartbeat_interval;       /* s, 0 = off */
 	int retry_count;              /* transmissions before a server is unavailable */
-	int return_delay;             /* s, timer 1 of SPEC A.2 */
-	int retry_delay;              /* s, timer 2 of SPEC A.2 */
+	int return_delay;             /* s, timer 1 of RULES A.2 */
+	int retry_delay;              /* s, timer 2 of RULES A.2 */
 	bool failback_enabled;
 	int failback_interval;        /* s */
 };

@@ -174,7 +174,7 @@ static int cmp_str(const void *a, const void *b)
 /* The answer as text, "IP:PORT IP:PORT ..." (the store's form); SORTED:
  * as a set. A round-robin nameserver rotates its A records and
  * equal-priority SRV records are shuffled by weight on every lookup, so
- * their order says nothing: only a changed set is written (SPEC D: on
+ * their order says nothing: only a changed set is written (RULES D: on
  * change, not on a clock). */
 static void join(const struct dns_answer *a, bool sorted, char *buf, size_t size)
 {
@@ -244,7 +244,7 @@ static struct entry *find_entry(struct resolver *r, const struct dns_key *k, boo
 	return e;
 }
 
-/* SPEC D: an answer from before the restart is a last good answer: used
+/* RULES D: an answer from before the restart is a last good answer: used
  * when DNS fails, never taken for fresh. */
 static void load_stored(struct resolver *r, struct entry *e)
 {
@@ -265,7 +265,7 @@ int resolver_peek(struct resolver *r, const struct dns_key *k, struct dns_answer
 {
 	memset(out, 0, sizeof *out);
 	if (netaddr_is_literal(k->name)) {
-		/* SPEC B.3: used as is (RFC 3263 4.2: no SRV for a literal). */
+		/* RULES B.3: used as is (RFC 3263 4.2: no SRV for a literal). */
 		snprintf(out->v[0].ip, sizeof out->v[0].ip, "%s", k->name);
 		out->v[0].port = k->port ? k->port : dns_default_port(k->tp);
 		out->n = 1;
@@ -511,7 +511,7 @@ static void finish(struct lookup *lk)
 		join(&a, true, set, sizeof set);
 		if (strcmp(set, e->stored) != 0 && !netaddr_is_literal(e->name)) {
 			log_info("dns: %s (%s): %s (ttl %u s)", e->name, type_of(e, type, sizeof type), text, ttl);
-			/* SPEC D: written when the answer changes, not per lookup. */
+			/* RULES D: written when the answer changes, not per lookup. */
 			if (store_dns_save(r->store, e->name, type, text, time(NULL) + ttl) == 0)
 				snprintf(e->stored, sizeof e->stored, "%s", set);
 		}

@@ -1,6 +1,6 @@
 /* resolver.h - asynchronous SRV/A/AAAA lookups on Sofia's sresolv with a
  * deadline of our own, one shared cache of answers, and the last good answer
- * kept (and stored) for when DNS fails (SPEC B.1-B.3, D). Only resolver.c
+ * kept (and stored) for when DNS fails (RULES B.1-B.3, D). Only resolver.c
  * includes sresolv. */
 #ifndef SIPUAD_RESOLVER_H
 #define SIPUAD_RESOLVER_H
@@ -35,7 +35,7 @@ int resolver_peek(struct resolver *r, const struct dns_key *k, struct dns_answer
  * only when out of memory. */
 struct resolver_query *resolver_lookup(struct resolver *r, const struct dns_key *k,
 				       resolver_cb *cb, void *arg);
-/* Every address of K failed (SPEC B.4): its answer is no longer taken for
+/* Every address of K failed (RULES B.4): its answer is no longer taken for
  * fresh, so the next use asks the nameservers again (it stays the last
  * good answer for an outage). */
 void resolver_invalidate(struct resolver *r, const struct dns_key *k);

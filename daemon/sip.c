@@ -24,7 +24,7 @@
 #include "sip.h"
 
 /* nua keeps its own keepalives and NAT probing unless told not to: the
- * heartbeat is ours (SPEC A.7), and a registration must not move by itself. */
+ * heartbeat is ours (RULES A.7), and a registration must not move by itself. */
 #define SIP_OUTBOUND_OFF "no-validate no-natify no-options-keepalive"
 /* Re-challenges answered when the server says the nonce went stale. */
 #define SIP_STALE_MAX 3
@@ -250,7 +250,7 @@ int sip_init(struct sip **out, struct loop *loop, const struct conf *c)
 			    NTATAG_SIP_T1X64((unsigned)c->t1 * 64),
 			    NUTAG_OUTBOUND(SIP_OUTBOUND_OFF),
 			    /* nua would wait out a 503's Retry-After and resend by
-			     * itself, hiding the 503: the agent decides (SPEC A.3,
+			     * itself, hiding the 503: the agent decides (RULES A.3,
 			     * and it holds that server down for Retry-After). */
 			    NUTAG_MAX_RETRY_AFTER(0),
 			    /* -d: every message in and out, in full (passwords

@@ -11,7 +11,7 @@
 #include "config.h"
 #include "netaddr.h"
 
-/* A snapshot for the control socket (SPEC E "LINE"). Strings point into the
+/* A snapshot for the control socket (RULES E "LINE"). Strings point into the
  * line and stay valid until the loop runs again. */
 struct line_status {
 	const char *id;
@@ -30,7 +30,7 @@ struct line_status {
 	time_t error_at;
 	long next_attempt_in;        /* s, -1: none scheduled */
 	long next_failback_in;       /* s, -1: none scheduled */
-	/* SPEC B: the next hop */
+	/* RULES B: the next hop */
 	int proxy_index;             /* -1: no outbound proxies */
 	const char *proxy;           /* as configured */
 	int n_addresses;             /* the next hop's addresses ("IP:PORT") */

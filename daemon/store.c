@@ -40,7 +40,7 @@ static const char *const migrations[] = {
 	"  to_server TEXT NOT NULL,"
 	"  reason TEXT NOT NULL);"
 	"CREATE INDEX events_by_line ON events(line, seq);"
-	/* last good DNS answers, so a line comes up while DNS is down (SPEC D) */
+	/* last good DNS answers, so a line comes up while DNS is down (RULES D) */
 	"CREATE TABLE dns_cache ("
 	"  name TEXT NOT NULL,"
 	"  type TEXT NOT NULL,"

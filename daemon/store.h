@@ -1,4 +1,4 @@
-/* store.h - state that survives a restart or a power cut, in SQLite (SPEC D).
+/* store.h - state that survives a restart or a power cut, in SQLite (RULES D).
  * Only store.c includes sqlite3.h. Storage trouble never takes a line down:
  * with no usable database every call is a harmless no-op. */
 #ifndef SIPUAD_STORE_H
@@ -17,7 +17,7 @@ struct store_line {
 	char address[64];             /* "IP:PORT" it was registered through */
 	bool registered;
 	time_t expires_at;            /* unix time the registration runs out */
-	uint32_t registered_before;   /* bit i: server i answered 200 once (SPEC A.2) */
+	uint32_t registered_before;   /* bit i: server i answered 200 once (RULES A.2) */
 	int min_expires;              /* learned from the registrar, 0 none */
 	char call_id[STORE_CALL_ID_MAX]; /* of the binding at .server, "" none */
 };
@@ -45,7 +45,7 @@ int store_forget_others(struct store *s, const char *const *ids, int n);
 typedef void store_event_cb(const struct store_event *ev, void *arg);
 int store_history(struct store *s, const char *line, int n, store_event_cb *cb, void *arg);
 
-/* SPEC D: the last good answer for a name, so a line comes up while DNS is
+/* RULES D: the last good answer for a name, so a line comes up while DNS is
  * down. TYPE says what was asked ("srv/udp", "a/5060", ...); ANSWERS is
  * "IP:PORT IP:PORT ...". Written only when the answer changes. */
 int store_dns_load(struct store *s, const char *name, const char *type, char *answers,

@@ -1,5 +1,5 @@
 #!/bin/sh
-# run.sh - golden tests of the config parser (SPEC E): good/*.conf must pass
+# run.sh - golden tests of the config parser (RULES E): good/*.conf must pass
 # `sipuad -nv` printing exactly good/NAME.ok; bad/*.conf must fail `sipuad -n`
 # with exit 1 and exactly bad/NAME.err on stderr.
 #
@@ -36,7 +36,7 @@ trap 'exit 2' HUP INT TERM
 
 passed=0
 failed=0
-# A password of bad/password_not_shown.conf: SPEC D says it never shows.
+# A password of bad/password_not_shown.conf: RULES D says it never shows.
 secret=hunter2-secret
 
 pass() {

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# SPEC A.7, heartbeat: OPTIONS go to the current server every
+# RULES A.7, heartbeat: OPTIONS go to the current server every
 # heartbeat.interval.
 #  - Any final response proves the server alive: with the primary answering
 #    OPTIONS 404 the line stays registered there, does not re-REGISTER and

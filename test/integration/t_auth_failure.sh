@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # A wrong password is an authentication failure shown as such, not a loop
-# (SPEC A.4: one answer per challenge); the good line beside it is not
+# (RULES A.4: one answer per challenge); the good line beside it is not
 # disturbed; no password appears in the debug log or in status output.
 source "$(dirname "$0")/lib.sh"
 fx_init

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# SPEC B.2/B.4: the line's only server is a name with a port, so it is
+# RULES B.2/B.4: the line's only server is a name with a port, so it is
 # resolved by A records, used in record order. The first address has nothing
 # listening (UDP gets ICMP port unreachable at once); the second is a
 # Kamailio registrar. The REGISTER through the first address fails at once

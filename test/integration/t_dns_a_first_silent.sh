@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# SPEC B.2/B.4: the line's only server is a name with a port: A records
+# RULES B.2/B.4: the line's only server is a name with a port: A records
 # [A, B], both Kamailio registrars, A paused (SIGSTOP: its socket is open,
 # nothing answers, no ICMP). The REGISTER through A uses up its
 # retry_count transmissions (T1 100 ms, 3: T1*(2^3-1) = 0.7 s), then the

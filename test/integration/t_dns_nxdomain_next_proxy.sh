@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# SPEC B.5: outbound_proxies = [ "missing.NAME", "proxy.NAME" ]; the first
+# RULES B.5: outbound_proxies = [ "missing.NAME", "proxy.NAME" ]; the first
 # answers NXDOMAIN and has no last good answer, so the line takes the next
 # proxy: history "proxy" from "missing.NAME" to "proxy.NAME" (the strings as
 # configured) and a "dns" event naming the failed name. proxy.NAME resolves

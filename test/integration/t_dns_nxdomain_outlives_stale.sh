@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# SPEC B.5 against the last good answer (SPEC D): outbound_proxies =
+# RULES B.5 against the last good answer (RULES D): outbound_proxies =
 # [ "p0.NAME:5060", "p1.NAME:5060" ], each name with one A record (TTL 1 s)
 # pointing at its own forwarding Kamailio (kam_start_proxy); the registrar
 # is an IP literal. The line registers through p0. Then p0's name is

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# SPEC B, D: a DNS outage never takes a working line down. The server is a
+# RULES B, D: a DNS outage never takes a working line down. The server is a
 # name (A record, TTL 2 s; dns_timeout 1 s); the line registers through it.
 #  1. dnsmasq stopped (its port closed: lookups fail at once): for longer
 #     than 2 TTLs + dns_timeout (and longer than the binding's 10 s expiry,

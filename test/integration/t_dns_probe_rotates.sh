@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# SPEC C with SPEC B: the failback probe walks the primary's addresses.
+# RULES C with RULES B: the failback probe walks the primary's addresses.
 # The primary is a name p.NAME with a port, A records [DEAD, A] (TTL an
 # hour): nothing listens on DEAD (ICMP), a Kamailio on A. The backup is a
 # literal Kamailio b. Failback every 2 s (a probe every 1-2 s), heartbeat

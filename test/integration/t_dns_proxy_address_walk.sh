@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# SPEC B.4 through an outbound proxy: outbound_proxies = [ "proxy.NAME" ]
+# RULES B.4 through an outbound proxy: outbound_proxies = [ "proxy.NAME" ]
 # whose A records are [P1, P2]; P1 has nothing listening (ICMP), P2 is a
 # forwarding Kamailio. Two registrars (primary R1, backup R2) behind it.
 #  1. The first REGISTER to P1 is unreachable -> the same server (the

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# SPEC A.7 through an outbound proxy: a heartbeat answered by the proxy
+# RULES A.7 through an outbound proxy: a heartbeat answered by the proxy
 # because it cannot reach the server is no proof of the server's life.
 # One forwarding Kamailio proxy (kam_start_proxy, by IP literal) is the only
 # outbound proxy; two registrars behind it by literal, r1 primary and r2

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# SPEC B: a name's records change under a registered line. The server is a
+# RULES B: a name's records change under a registered line. The server is a
 # name (A record, TTL 2 s) pointing at registrar a; the line registers
 # through A. The record is changed to B (registrar b): within the TTL (plus
 # dns_timeout and slack) status .addresses shows [B:5060], but the working

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# SPEC B.4 across a server failover: the primary is a name p.NAME with a
+# RULES B.4 across a server failover: the primary is a name p.NAME with a
 # port whose only A record points at a dead address (nothing listens: ICMP)
 # and whose TTL is an hour, so nothing but B.4 ("every address failed: the
 # name is resolved again before it is used next") can make the daemon ask

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# SPEC B.2 (RFC 3263 4.2): the line's only server is a name without a port,
+# RULES B.2 (RFC 3263 4.2): the line's only server is a name without a port,
 # so it is resolved by SRV _sip._udp.NAME: priority 10 -> a.NAME:5070 (a
 # registrar on A), priority 20 -> b.NAME:5080 (a registrar on B); the ports
 # come from the SRV records, the targets' A records give the addresses.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# SPEC A.4: a 4xx other than 401/407/423 (403, 404) to REGISTER is not a
+# RULES A.4: a 4xx other than 401/407/423 (403, 404) to REGISTER is not a
 # server failure: the line first un-REGISTERs (Expires: 0) at the same
 # server; when that gets 200 it REGISTERs there again (no failover) and the
 # 200 to that registers the line on the primary. When the un-REGISTER draws

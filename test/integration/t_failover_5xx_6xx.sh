@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# SPEC A.3, C: a primary that answers REGISTER with 500, 503 (Retry-After:
+# RULES A.3, C: a primary that answers REGISTER with 500, 503 (Retry-After:
 # 20) or 600 is unavailable: the line switches to the backup Kamailio at
 # once and registers there, with exactly one failover whose reason gives
 # the code. 503 with Retry-After: that server is not tried again before

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# SPEC C "all servers unavailable": both Kamailio crash. The line tries the
+# RULES C "all servers unavailable": both Kamailio crash. The line tries the
 # primary, then the backup, then reports the failure: state failed, not
 # registered, last_error and next_attempt_in set (no more than return_delay
 # away at first). It starts over from the primary after return_delay

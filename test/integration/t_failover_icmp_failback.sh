@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# SPEC A.2/A.7, C: the primary Kamailio crashes (SIGKILL: its port is closed,
+# RULES A.2/A.7, C: the primary Kamailio crashes (SIGKILL: its port is closed,
 # UDP gets ICMP port unreachable) while the line is registered there. The
 # next heartbeat fails at once, the re-REGISTER on the primary fails too, and
 # the line switches to the backup: one "failover" whose reason says
@@ -7,7 +7,7 @@
 # (an empty location table) the failback probe's 200 moves the line home:
 # one "failback", the binding on the primary again (;srv=0), none left on
 # the backup. A second line of the same daemon, on other servers, stays
-# registered with the same binding throughout (SPEC D: a fault on one line
+# registered with the same binding throughout (RULES D: a fault on one line
 # never stalls another). The events are streamed to a subscriber too.
 # fx-timeout: 90
 source "$(dirname "$0")/lib.sh"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# SPEC C "all servers unavailable": every server is silent (two sipp
+# RULES C "all servers unavailable": every server is silent (two sipp
 # uas_register_silent: open sockets, no answer, no ICMP). The primary gets
 # the retry_count budget (T1*(2^3 - 1) = 0.7 s); the last server gets the
 # full RFC 3261 timer F, 64*T1 = 6.4 s, retransmitting on the T1-doubling

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# SPEC E "failover LINE": the operator switches a line to its next server
+# RULES E "failover LINE": the operator switches a line to its next server
 # now. The line registers on the backup at once; history gets exactly one
 # "failover" whose reason says it was requested; the failovers counter and
 # the subscriber stream agree; the other line is not touched. Unknown lines

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# SPEC C "Signal Retry Counts": a primary that never answers (sipp,
+# RULES C "Signal Retry Counts": a primary that never answers (sipp,
 # uas_register_silent: its socket is open, so no ICMP) has received exactly
 # retry_count (3) transmissions of the line's first REGISTER, on the T1
 # doubling schedule (0, T1, 3*T1), when the daemon declares it unavailable;

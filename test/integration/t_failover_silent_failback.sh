@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# SPEC A.7, C: the primary Kamailio goes silent (SIGSTOP: the socket stays
+# RULES A.7, C: the primary Kamailio goes silent (SIGSTOP: the socket stays
 # open, nothing answers, no ICMP). The next heartbeat OPTIONS goes
 # unanswered, the line re-REGISTERs on the primary, that REGISTER uses up
 # its retry_count transmissions, and only then the line switches to the

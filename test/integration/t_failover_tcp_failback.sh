@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# SPEC C "server unavailable: a TCP connect failed": both servers over TCP.
+# RULES C "server unavailable: a TCP connect failed": both servers over TCP.
 # The primary Kamailio crashes (SIGKILL: its connection to the line closes,
 # new connects are refused); the heartbeat fails, the re-REGISTER cannot
 # connect and the line switches to the backup (one failover, the binding on

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # 423: the retry asks for the server's Min-Expires and is granted it; the
 # registration refreshes before the expiry the server granted, which may be
-# shorter than the one asked for (SPEC A.4, A.5). sipp plays the registrar
+# shorter than the one asked for (RULES A.4, A.5). sipp plays the registrar
 # and fails its scenario when a request does not come as required.
 source "$(dirname "$0")/lib.sh"
 fx_init
@@ -31,7 +31,7 @@ sipuad_start "$FX_DIR/sipuad.conf" || fail "sipuad did not start"
 wait_for 5 "l423 registered" sipuad_line_is l423 .state registered || fail "l423"
 exp=$(sipuad_line l423 .expires_in)
 ((exp > 110 && exp <= 120)) || fail "l423 expires_in $exp, want Min-Expires 120"
-# Learned and kept (SPEC D): after a restart the line asks for 120 at once.
+# Learned and kept (RULES D): after a restart the line asks for 120 at once.
 assert_eq "$(sqlite3 "$FX_DIR/state.db" "SELECT min_expires FROM line_state WHERE id = 'l423'")" 120 \
 	"learned Min-Expires stored"
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# SPEC D: writes happen on state changes, not on a clock (these devices
+# RULES D: writes happen on state changes, not on a clock (these devices
 # store to flash). Over several refresh cycles (the registrar grants 10 s)
 # and many heartbeats in steady state, the database and its WAL do not
 # change by a single byte.

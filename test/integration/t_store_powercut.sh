@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Power-cut safety (SPEC D): 50 rounds of starting the daemon, forcing
+# Power-cut safety (RULES D): 50 rounds of starting the daemon, forcing
 # failovers (each one a database transaction), and SIGKILLing it at a random
 # moment; after every cut the database passes PRAGMA integrity_check and
 # the next start resumes on a stored server. Bounded: about 1 s a round.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# SPEC D: state survives a power cut. A line that failed over to the backup
+# RULES D: state survives a power cut. A line that failed over to the backup
 # is SIGKILLed; restarted, it resumes on the backup at once (its first
 # REGISTER goes there, not to the dead primary), refreshes the *same*
 # binding (same Call-ID: one contact at the registrar, not two), keeps its

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Storage trouble never takes a line down (SPEC D): a missing directory is
+# Storage trouble never takes a line down (RULES D): a missing directory is
 # created; a corrupt database is moved aside (not deleted) and a new one
 # made; a database that cannot be opened at all is logged and the daemon
 # serves its lines from memory.

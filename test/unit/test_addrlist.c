@@ -1,4 +1,4 @@
-/* test_addrlist.c - the next hop's walk (SPEC B.2-B.5) on the pure address list. */
+/* test_addrlist.c - the next hop's walk (RULES B.2-B.5) on the pure address list. */
 #include <stdint.h>
 #include <string.h>
 

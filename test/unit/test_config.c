@@ -1,4 +1,4 @@
-/* test_config.c - unit tests of config.c: defaults of SPEC E, conf_find_line, conf_line_equal. */
+/* test_config.c - unit tests of config.c: defaults of RULES E, conf_find_line, conf_line_equal. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,7 +63,7 @@ TEST(config_defaults)
 
 	CHECK_INT(load_text(two_lines, &c, NULL, 0), 0);
 	CHECK(c != NULL);
-	/* SPEC E defaults */
+	/* RULES E defaults */
 	CHECK_STR(c->ctl_socket, "/var/run/sipuad.sock");
 	CHECK_INT(c->ctl_mode, 0660);
 	CHECK_STR(c->ctl_group, "");
