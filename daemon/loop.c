@@ -1,4 +1,4 @@
-/* loop.c - the libevent <-> su_root adapter (ARCHITECTURE.md "One thread, one loop"). */
+/* loop.c - the libevent <-> su_root adapter (DESIGN "One thread, one loop"). */
 #include <dirent.h>
 #include <errno.h>
 #include <stdbool.h>

@@ -124,7 +124,7 @@ int resolver_init(struct resolver **out, struct event_base *base, struct loop *l
 	r->timeout_ms = timeout_s * 1000;
 	r->ipv6 = ipv6;
 	r->resolv_conf = strdup(resolv_conf);
-	/* ARCHITECTURE "DNS": sresolv on our su_root, so its sockets sit in
+	/* DESIGN "Next hop and DNS": sresolv on our su_root, so its sockets sit in
 	 * the epoll set the loop already watches; nothing ever blocks. */
 	r->sres = r->resolv_conf ? sres_resolver_create(loop_root(loop), r->resolv_conf, TAG_END()) : NULL;
 	if (!r->sres) {

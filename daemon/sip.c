@@ -425,7 +425,7 @@ int sip_reg_register(struct sip_reg *r, const char *ip, int port,
 	netaddr_host(r->target, sizeof r->target, ip, port);
 	r->tp = tp;
 	set_route(r, route);
-	/* ARCHITECTURE "We choose the destination": nta gets a numeric next hop
+	/* DESIGN "Rules": we choose the destination: nta gets a numeric next hop
 	 * and so does no DNS and no failover of its own; the Request-URI keeps
 	 * the domain. */
 	pin_url(r->proxy, sizeof r->proxy, r->target, tp);
