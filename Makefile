@@ -25,7 +25,7 @@ CLI_CFLAGS := $(shell $(PKG_CONFIG) --cflags json-c 2>/dev/null)
 CLI_LIBS   := $(shell $(PKG_CONFIG) --libs json-c 2>/dev/null)
 
 # Modules of the daemon, except main (so unit tests can link the rest).
-DAEMON_SRC = config.c log.c loop.c sip.c agent.c addrlist.c resolver.c store.c line.c lines.c ctl.c
+DAEMON_SRC = config.c log.c loop.c sip.c agent.c addrlist.c resolver.c store.c line.c lines.c ctl.c notify.c
 DAEMON_OBJ = $(addprefix $(BUILD)/,$(DAEMON_SRC:.c=.o))
 UNIT_SRC   = $(wildcard test/unit/*.c)
 UNIT_OBJ   = $(addprefix $(BUILD)/unit/,$(notdir $(UNIT_SRC:.c=.o)))

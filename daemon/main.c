@@ -18,6 +18,7 @@
 #include "lines.h"
 #include "log.h"
 #include "loop.h"
+#include "notify.h"
 #include "resolver.h"
 #include "sip.h"
 #include "store.h"
@@ -115,16 +116,29 @@ static void begin_stop(struct daemon *d)
 		return;
 	}
 	d->stopping = true;
+	notify_stopping();
 	log_info("stopping: un-registering %d line(s)", lines_view(d->lines)->n);
 	arm_ms(d->stop_timer, STOP_UNREGISTER_MS);
 	lines_stop(d->lines, lines_stopped_cb, d);
 }
+
+static int reload(struct daemon *d, char *err, size_t size);
 
 /* SIGHUP and the control socket's reload: the whole file again, all or
  * nothing, then only the lines that changed are touched. */
 static int reload_cb(void *arg, char *err, size_t size)
 {
 	struct daemon *d = arg;
+	/* The manager holds other reload requests until READY=1 again,
+	 * whether this one is applied or refused. */
+	notify_reloading();
+	int rc = reload(d, err, size);
+	notify_ready();
+	return rc;
+}
+
+static int reload(struct daemon *d, char *err, size_t size)
+{
 	struct conf *nc = NULL;
 	char *text = NULL;
 	size_t len = 0;
@@ -323,6 +337,9 @@ int main(int argc, char **argv)
 	for (int i = 0; i < d.conf->n_lines; i++)
 		log_add_secret(d.conf->lines[i].password);
 	log_redirect_sofia();
+	int nerr = notify_init();
+	if (nerr < 0)
+		log_warn("NOTIFY_SOCKET unusable (%s): no readiness notification", strerror(-nerr));
 	signal(SIGPIPE, SIG_IGN);
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
@@ -347,10 +364,12 @@ int main(int argc, char **argv)
 		log_info("sipuad %s started: %d line(s) from %s", SIPUAD_VERSION,
 			 lines_view(d.lines)->n, file);
 		tell_parent(&ready_fd, 0);
+		notify_ready(); /* after the control socket listens: it accepts */
 		event_base_dispatch(d.base);
 		log_info("sipuad stopped");
 	}
 	teardown(&d);
+	notify_close();
 	if (pidfile)
 		unlink(pidfile);
 	/* A failed start is reported only once nothing of it is left behind. */
