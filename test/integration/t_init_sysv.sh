@@ -35,7 +35,7 @@ EOC
 		done | sed '$ s/},$/}/'
 		echo ");"
 	} >"$dir/sipuad.conf"
-	chmod 0644 "$dir/sipuad.conf"
+	chmod 0640 "$dir/sipuad.conf"
 }
 callid() { kam_contacts a "$1" | cut -f3; }
 
@@ -69,6 +69,7 @@ cycle() {
 	assert_eq "$(ps -o user= -p "$pid" | tr -d ' ')" "$RUN_USER" "$name: daemon's user"
 	assert_eq "$(stat -c %U "$dir/run")" "$RUN_USER" "$name: run directory made for the user"
 	assert_eq "$(stat -c %U "$dir/lib")" "$RUN_USER" "$name: database directory made for the user"
+	assert_eq "$(stat -c %G "$dir/sipuad.conf")" "$(id -gn "$RUN_USER")" "$name: config (0640) given to the user's group"
 	# start returned: the socket serves already.
 	sipuactl_j version >/dev/null || fail "$name: socket not served when start returned"
 	wait_for 5 "$name: l1 registered" sipuad_line_is l1 .state registered || fail "$name: l1"
