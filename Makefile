@@ -31,7 +31,7 @@ UNIT_SRC   = $(wildcard test/unit/*.c)
 UNIT_OBJ   = $(addprefix $(BUILD)/unit/,$(notdir $(UNIT_SRC:.c=.o)))
 
 .PHONY: all clean deps test unit check-config integration check-asan asan demo bench fuzz install
-.PHONY: install-init-none install-init-procd install-init-sysv install-init-systemd
+.PHONY: check-ship install-init-none install-init-procd install-init-sysv install-init-systemd
 all: $(BUILD)/sipuad $(BUILD)/sipuactl
 
 $(BUILD)/sipuad: $(BUILD)/main.o $(DAEMON_OBJ)
@@ -71,6 +71,9 @@ unit: $(BUILD)/unit-tests
 
 check-config: $(BUILD)/sipuad
 	sh test/config/run.sh $(BUILD)/sipuad
+
+check-ship: all
+	sh test/ship/run.sh $(BUILD)
 
 integration: all
 	bash test/integration/run.sh $(BUILD)

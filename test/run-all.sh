@@ -50,6 +50,7 @@ asan_half() {
 run build build $MAKE -s all build/unit-tests
 run unit ./build/unit-tests
 run config sh test/config/run.sh build/sipuad
+run ship sh test/ship/run.sh build
 asan_log=$(mktemp)
 trap 'rm -f "$log" "$asan_log"' EXIT
 asan_half >"$asan_log" 2>&1 &
