@@ -51,6 +51,7 @@ run build build $MAKE -s all build/unit-tests
 run unit ./build/unit-tests
 run config sh test/config/run.sh build/sipuad
 run ship sh test/ship/run.sh build
+run cross sh scripts/cross.sh armhf
 asan_log=$(mktemp)
 trap 'rm -f "$log" "$asan_log"' EXIT
 asan_half >"$asan_log" 2>&1 &

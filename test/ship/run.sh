@@ -274,7 +274,7 @@ check "procd: a broken config fails start and reload, nothing sent to procd" pro
 
 procd_nouser() {
 	: >"$P/log"
-	STUB_USERS= procd_sh start || die "start failed"
+	STUB_USERS='' procd_sh start || die "start failed"
 	cat "$P/log"
 	! grep -q '^set_param|user|' "$P/log" || die "user set although it does not exist"
 	grep -q "^logger|.*no user 'nobody'" "$P/log" || die "no warning logged"
