@@ -122,21 +122,8 @@ static void begin_stop(struct daemon *d)
 	lines_stop(d->lines, lines_stopped_cb, d);
 }
 
-static int reload(struct daemon *d, char *err, size_t size);
-
-/* SIGHUP and the control socket's reload: the whole file again, all or
- * nothing, then only the lines that changed are touched. */
-static int reload_cb(void *arg, char *err, size_t size)
-{
-	struct daemon *d = arg;
-	/* The manager holds other reload requests until READY=1 again,
-	 * whether this one is applied or refused. */
-	notify_reloading();
-	int rc = reload(d, err, size);
-	notify_ready();
-	return rc;
-}
-
+/* The whole file again, all or nothing, then only the lines that changed
+ * are touched. */
 static int reload(struct daemon *d, char *err, size_t size)
 {
 	struct conf *nc = NULL;
@@ -167,6 +154,18 @@ static int reload(struct daemon *d, char *err, size_t size)
 	if (!d->debug)
 		log_set_level((enum log_level)c->log_level);
 	return 0;
+}
+
+/* SIGHUP and the control socket's reload, told to the service manager. */
+static int reload_cb(void *arg, char *err, size_t size)
+{
+	struct daemon *d = arg;
+	/* The manager holds other reload requests until READY=1 again,
+	 * whether this one is applied or refused. */
+	notify_reloading();
+	int rc = reload(d, err, size);
+	notify_ready();
+	return rc;
 }
 
 static void signal_cb(evutil_socket_t sig, short what, void *arg)
