@@ -30,7 +30,7 @@ CLI_LIBS   := $(shell $(PKG_CONFIG) --libs json-c 2>/dev/null)
 PURE_SRC   = agent.c addrlist.c netaddr.c backoff.c srv.c verdict.c
 PURE_OBJ   = $(addprefix $(BUILD)/,$(PURE_SRC:.c=.o))
 # Modules of the daemon, except main (so unit tests can link the rest).
-DAEMON_SRC = config.c log.c loop.c sip.c resolver.c store.c history.c line.c lines.c ctl.c $(PURE_SRC)
+DAEMON_SRC = config.c log.c loop.c sip.c resolver.c store.c history.c line.c lines.c ctl.c notify.c $(PURE_SRC)
 DAEMON_OBJ = $(addprefix $(BUILD)/,$(DAEMON_SRC:.c=.o))
 PURE_TESTS = main.c test_agent.c test_addrlist.c test_pure.c
 UNIT_SRC   = $(filter-out $(addprefix test/unit/,$(PURE_TESTS)),$(wildcard test/unit/*.c)) test/unit/main.c
@@ -38,6 +38,7 @@ UNIT_OBJ   = $(addprefix $(BUILD)/unit/,$(notdir $(UNIT_SRC:.c=.o)))
 PURE_UNIT_OBJ = $(addprefix $(BUILD)/unit/,$(PURE_TESTS:.c=.o))
 
 .PHONY: all clean deps test unit check-config integration check-asan asan demo bench fuzz install
+.PHONY: check-ship cross install-init-none install-init-procd install-init-sysv install-init-systemd
 all: $(BUILD)/sipuad $(BUILD)/sipuactl
 
 $(BUILD)/sipuad: $(BUILD)/main.o $(DAEMON_OBJ)
@@ -82,6 +83,14 @@ unit: $(BUILD)/unit-pure $(BUILD)/unit-tests
 check-config: $(BUILD)/sipuad
 	sh test/config/run.sh $(BUILD)/sipuad
 
+check-ship: all
+	sh test/ship/run.sh $(BUILD)
+
+# SPEC H.4: Debian armhf sysroot, arm-linux-gnueabihf-gcc at -Werror, unit
+# tests under qemu-arm (build-cross/; about 10 s once the sysroot is made).
+cross:
+	sh scripts/cross.sh armhf
+
 integration: all
 	bash test/integration/run.sh $(BUILD)
 
@@ -109,10 +118,57 @@ demo: deps all
 bench: deps all
 	bash bench/run.sh $(BUILD)
 
+# SPEC H.3. INIT picks the init script: procd (OpenWrt), sysv (sysvinit,
+# BusyBox), systemd, none. Paths in the scripts follow PREFIX/SYSCONFDIR.
+# The configuration is installed only where there is none (0640: it holds
+# passwords); the example always goes to the doc directory.
+SYSCONFDIR ?= /etc
+INIT       ?= none
+BINDIR     ?= $(PREFIX)/bin
+SBINDIR    ?= $(PREFIX)/sbin
+MANDIR     ?= $(PREFIX)/share/man
+DOCDIR     ?= $(PREFIX)/share/doc/sipuad
+UNITDIR    ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+INSTALL_PATHS = sed -e 's|/usr/sbin/|$(SBINDIR)/|g' -e 's|/usr/bin/|$(BINDIR)/|g' \
+	-e 's|/etc/sipuad/|$(SYSCONFDIR)/sipuad/|g' -e 's|/etc/default/|$(SYSCONFDIR)/default/|g'
+# On OpenWrt /var is a tmpfs: the database goes to flash.
+INSTALL_CONF_procd = -e 's|"/var/lib/sipuad/state.db"|"$(SYSCONFDIR)/sipuad/state/state.db"|'
+
 install: all
-	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin
-	install -m 0755 $(BUILD)/sipuad $(DESTDIR)$(PREFIX)/sbin/sipuad
-	install -m 0755 $(BUILD)/sipuactl $(DESTDIR)$(PREFIX)/bin/sipuactl
+	@case "$(INIT)" in procd|sysv|systemd|none) ;; \
+	 *) echo "make install: INIT must be procd, sysv, systemd or none, not '$(INIT)'" >&2; exit 1 ;; esac
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man5 \
+		$(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(DOCDIR) $(DESTDIR)$(SYSCONFDIR)/sipuad
+	install -m 0755 $(BUILD)/sipuad $(DESTDIR)$(SBINDIR)/sipuad
+	install -m 0755 $(BUILD)/sipuactl $(DESTDIR)$(BINDIR)/sipuactl
+	install -m 0644 man/sipuad.8 man/sipuactl.8 $(DESTDIR)$(MANDIR)/man8/
+	install -m 0644 man/sipuad.conf.5 $(DESTDIR)$(MANDIR)/man5/
+	sed $(INSTALL_CONF_$(INIT)) -e '' config/sipuad.conf >$(DESTDIR)$(DOCDIR)/sipuad.conf.example
+	chmod 0644 $(DESTDIR)$(DOCDIR)/sipuad.conf.example
+	[ -e $(DESTDIR)$(SYSCONFDIR)/sipuad/sipuad.conf ] || \
+		install -m 0640 $(DESTDIR)$(DOCDIR)/sipuad.conf.example $(DESTDIR)$(SYSCONFDIR)/sipuad/sipuad.conf
+	@$(MAKE) -s install-init-$(INIT)
+
+install-init-none:
+
+install-init-procd:
+	install -d $(DESTDIR)$(SYSCONFDIR)/init.d
+	$(INSTALL_PATHS) init/sipuad.procd >$(DESTDIR)$(SYSCONFDIR)/init.d/sipuad
+	chmod 0755 $(DESTDIR)$(SYSCONFDIR)/init.d/sipuad
+
+install-init-sysv:
+	install -d $(DESTDIR)$(SYSCONFDIR)/init.d $(DESTDIR)$(SYSCONFDIR)/default
+	$(INSTALL_PATHS) init/sipuad.sysv >$(DESTDIR)$(SYSCONFDIR)/init.d/sipuad
+	chmod 0755 $(DESTDIR)$(SYSCONFDIR)/init.d/sipuad
+	[ -e $(DESTDIR)$(SYSCONFDIR)/default/sipuad ] || \
+		install -m 0644 init/sipuad.default $(DESTDIR)$(SYSCONFDIR)/default/sipuad
+
+install-init-systemd:
+	install -d $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR)
+	$(INSTALL_PATHS) init/sipuad.service >$(DESTDIR)$(UNITDIR)/sipuad.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/sipuad.service
+	install -m 0644 init/sipuad.sysusers $(DESTDIR)$(SYSUSERSDIR)/sipuad.conf
 
 clean:
-	rm -rf build build-asan build-fuzz
+	rm -rf build build-asan build-fuzz build-cross

@@ -578,6 +578,22 @@ static int clear_stale(const struct sockaddr_un *sun)
 	return 0;
 }
 
+/* The default socket lives in a directory of its own (SPEC H.1) that init
+ * scripts and systemd's RuntimeDirectory make for the daemon's user; a
+ * daemon started by hand makes the last level itself (0755, never its
+ * parents). A failure is left for bind to report. */
+static void make_socket_dir(const char *path)
+{
+	char dir[sizeof ((struct sockaddr_un *)0)->sun_path];
+	const char *slash = strrchr(path, '/');
+	if (!slash || slash == path || (size_t)(slash - path) >= sizeof dir)
+		return;
+	memcpy(dir, path, (size_t)(slash - path));
+	dir[slash - path] = '\0';
+	if (mkdir(dir, 0755) == 0)
+		log_info("ctl: made %s", dir);
+}
+
 int ctl_init(struct ctl **out, struct event_base *base, const struct conf *c,
 	     const struct line_set *set, ctl_reload_fn *reload, void *arg)
 {
@@ -587,6 +603,7 @@ int ctl_init(struct ctl **out, struct event_base *base, const struct conf *c,
 		return -ENAMETOOLONG;
 	}
 	strcpy(sun.sun_path, c->ctl_socket);
+	make_socket_dir(c->ctl_socket);
 	int rc = clear_stale(&sun);
 	if (rc < 0)
 		return rc;

@@ -18,6 +18,7 @@
 #include "lines.h"
 #include "log.h"
 #include "loop.h"
+#include "notify.h"
 #include "resolver.h"
 #include "sip.h"
 #include "store.h"
@@ -115,16 +116,16 @@ static void begin_stop(struct daemon *d)
 		return;
 	}
 	d->stopping = true;
+	notify_stopping();
 	log_info("stopping: un-registering %d line(s)", lines_view(d->lines)->n);
 	arm_ms(d->stop_timer, STOP_UNREGISTER_MS);
 	lines_stop(d->lines, lines_stopped_cb, d);
 }
 
-/* SIGHUP and the control socket's reload: the whole file again, all or
- * nothing, then only the lines that changed are touched. */
-static int reload_cb(void *arg, char *err, size_t size)
+/* The whole file again, all or nothing, then only the lines that changed
+ * are touched. */
+static int reload(struct daemon *d, char *err, size_t size)
 {
-	struct daemon *d = arg;
 	struct conf *nc = NULL;
 	char *text = NULL;
 	size_t len = 0;
@@ -153,6 +154,18 @@ static int reload_cb(void *arg, char *err, size_t size)
 	if (!d->debug)
 		log_set_level((enum log_level)c->log_level);
 	return 0;
+}
+
+/* SIGHUP and the control socket's reload, told to the service manager. */
+static int reload_cb(void *arg, char *err, size_t size)
+{
+	struct daemon *d = arg;
+	/* The manager holds other reload requests until READY=1 again,
+	 * whether this one is applied or refused. */
+	notify_reloading();
+	int rc = reload(d, err, size);
+	notify_ready();
+	return rc;
 }
 
 static void signal_cb(evutil_socket_t sig, short what, void *arg)
@@ -323,6 +336,9 @@ int main(int argc, char **argv)
 	for (int i = 0; i < d.conf->n_lines; i++)
 		log_add_secret(d.conf->lines[i].password);
 	log_redirect_sofia();
+	int nerr = notify_init();
+	if (nerr < 0)
+		log_warn("NOTIFY_SOCKET unusable (%s): no readiness notification", strerror(-nerr));
 	signal(SIGPIPE, SIG_IGN);
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
@@ -347,10 +363,12 @@ int main(int argc, char **argv)
 		log_info("sipuad %s started: %d line(s) from %s", SIPUAD_VERSION,
 			 lines_view(d.lines)->n, file);
 		tell_parent(&ready_fd, 0);
+		notify_ready(); /* after the control socket listens: it accepts */
 		event_base_dispatch(d.base);
 		log_info("sipuad stopped");
 	}
 	teardown(&d);
+	notify_close();
 	if (pidfile)
 		unlink(pidfile);
 	/* A failed start is reported only once nothing of it is left behind. */

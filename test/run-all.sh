@@ -52,6 +52,8 @@ run unit-pure ./build/unit-pure
 run unit ./build/unit-tests
 run config sh test/config/run.sh build/sipuad
 run deps sh test/deps/run.sh
+run ship sh test/ship/run.sh build
+run cross sh scripts/cross.sh armhf
 asan_log=$(mktemp)
 trap 'rm -f "$log" "$asan_log"' EXIT
 asan_half >"$asan_log" 2>&1 &

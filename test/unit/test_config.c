@@ -64,7 +64,7 @@ TEST(config_defaults)
 	CHECK_INT(load_text(two_lines, &c, NULL, 0), 0);
 	CHECK(c != NULL);
 	/* RULES E defaults */
-	CHECK_STR(c->ctl_socket, "/var/run/sipuad.sock");
+	CHECK_STR(c->ctl_socket, "/var/run/sipuad/sipuad.sock");
 	CHECK_INT(c->ctl_mode, 0660);
 	CHECK_STR(c->ctl_group, "");
 	CHECK_STR(c->database, "/var/lib/sipuad/state.db");
