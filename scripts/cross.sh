@@ -110,7 +110,7 @@ rc=0
 $MAKE -s BUILD="$build" CC="$triplet-gcc" PKG_CONFIG="$dir/pkg-config" WERROR=-Werror \
 	CFLAGS="-O2 -g --sysroot=$sysroot" \
 	LDFLAGS="--sysroot=$sysroot -Wl,-rpath-link=$libdirs" \
-	all "$build/unit-tests" || rc=$?
+	all "$build/unit-pure" "$build/unit-tests" || rc=$?
 if [ $rc -eq 0 ]; then
 	file "$build/sipuad" 2>/dev/null | grep -q 'ARM' || { echo "cross: $build/sipuad is not an ARM program"; rc=1; }
 fi
@@ -119,6 +119,10 @@ result "build with $triplet-gcc -Werror" $rc
 
 # 3. under qemu-user, with the sysroot as the target's root for the loader
 qrun() { "$qemu" -L "$sysroot" "$@"; }
+rc=0
+qrun "$build/unit-pure" >"$dir/unit-pure.log" 2>&1 || rc=$?
+grep -E '^FAIL|^unit:' "$dir/unit-pure.log" | sed 's/^unit:/pure unit tests under qemu:/'
+result "pure unit tests under $qemu" $rc
 rc=0
 qrun "$build/unit-tests" >"$dir/unit.log" 2>&1 || rc=$?
 grep -E '^FAIL|^unit:' "$dir/unit.log" | sed 's/^unit:/unit tests under qemu:/'
