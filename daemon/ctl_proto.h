@@ -15,12 +15,12 @@
  * The request word is #word (the daemon's handler is cmd_word, so a
  * command without one does not compile); ID names it in enum ctl_cmd, in
  * capitals since the preprocessor cannot change case. ARGS is the
- * synopsis of the words after it, optional ones in brackets, and MIN..MAX
- * of them may be given: the daemon refuses other counts with
- * "usage: word ARGS", sipuactl checks them before sending. sipuactl knows
- * the argument words LINE (a line id) and N (a count from 1); any other
- * word it passes on as given. HELP is sipuactl's one line on it. The
- * order is that of sipuactl's help. */
+ * synopsis of the words after it, optional ones in brackets; MIN..MAX of
+ * them may be given: the daemon refuses other counts with
+ * "usage: word ARGS", sipuactl before sending. sipuactl checks each
+ * argument by its name in ARGS: LINE a line id, N a count from 1, any
+ * other name one word the wire can carry. HELP is sipuactl's one line
+ * on the command; the order is that of sipuactl's help. */
 #define CTL_COMMANDS(X) \
 	X(STATUS, status, "[LINE]", 0, 1, "every line in a table, or one line in full") \
 	X(HISTORY, history, "LINE [N]", 1, 2, "the line's switches and errors, newest first") \

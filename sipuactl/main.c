@@ -2,6 +2,7 @@
  * the command (parser.c), sends it to sipuad's socket (conn.c), shows the
  * reply (show.c) and turns the outcome into the exit code. */
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -25,6 +26,29 @@ static bool parse_timeout(const char *s, double *out)
 		return false;
 	*out = v;
 	return true;
+}
+
+/* The request line for res, '\n' included, in req (cut at size): its
+ * length as if uncut, or -1. */
+static int request(const struct parse_result *res, char *req, size_t size)
+{
+	size_t n = 0;
+	int w = snprintf(req, size, "%s", res->command);
+
+	for (int i = 0; i <= res->nargs && w >= 0; i++) {
+		n += (size_t)w;
+		char *p = req + (n < size ? n : size - 1);
+		size_t left = n < size ? size - n : 1;
+		if (i == res->nargs)
+			w = snprintf(p, left, "\n");
+		else if (res->arg[i].count)
+			w = snprintf(p, left, " %ld", res->arg[i].count);
+		else
+			w = snprintf(p, left, " %s", res->arg[i].word);
+	}
+	if (w < 0 || n + (size_t)w > INT_MAX)
+		return -1;
+	return (int)(n + (size_t)w);
 }
 
 /* 0 if everything reached stdout, else says so and returns 1; a reader
@@ -114,12 +138,12 @@ static int run(const struct parse_result *res, const char *req, size_t reqlen,
 	}
 
 	rc = CTL_EXIT_ERROR;
-	bool ok = show_reply(res->action, line, len, json, path);
+	bool ok = show_reply(res->cmd, line, len, json, path);
 	if (ok)
 		rc = CTL_EXIT_OK;
 	if (flush_stdout() != CTL_EXIT_OK)
 		rc = CTL_EXIT_ERROR;
-	else if (ok && res->action == A_SUBSCRIBE)
+	else if (ok && res->cmd == CTL_CMD_SUBSCRIBE)
 		rc = follow(&c, path, json);
 out:
 	conn_close(&c);
@@ -175,16 +199,12 @@ int main(int argc, char **argv)
 	}
 	if (parser_parse(argc, argv, &res) < 0)
 		return CTL_EXIT_ERROR;
-	if (res.action == A_HELP) {
+	if (res.help) {
 		parser_help(stdout);
 		return flush_stdout();
 	}
 
-	char count[16] = "";
-	if (res.count)
-		snprintf(count, sizeof count, " %ld", res.count);
-	int n = snprintf(req, sizeof req, "%s%s%s%s\n", res.command,
-			 res.line ? " " : "", res.line ? res.line : "", count);
+	int n = request(&res, req, sizeof req);
 	if (n < 0 || n > CTL_REQUEST_MAX) {
 		fprintf(stderr, "sipuactl: request longer than %d bytes\n", CTL_REQUEST_MAX);
 		return CTL_EXIT_ERROR;

@@ -1,103 +1,74 @@
-/* parser.c - sipuactl's command words: a static token tree with
- * unique-prefix matching, its help and synopses. */
+/* parser.c - sipuactl's command words, in the manner of dhcpleasectl's
+ * parser.c: a static table of keywords matched by any unique prefix, then
+ * the command's arguments. The table is generated from ctl_proto.h's
+ * CTL_COMMANDS, as the daemon's is, so a command is written once; each
+ * argument is checked by the kind its word in the synopsis names. */
 #include <errno.h>
 #include <limits.h>
-#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "ctl_proto.h"
 #include "parser.h"
 
-#define ARGS_MAX 64            /* bytes of a command's argument synopsis, "history LINE [N]" */
+#define SYNOPSIS_MAX 64        /* bytes of a command's synopsis, "history LINE [N]" */
+#define ARG_NAME_MAX 16        /* bytes of one argument's name in a synopsis, "LINE" */
 
-/* A static token tree in the manner of dhcpleasectl's parser.c: a table
- * lists what may come next, KEYWORD matches any unique prefix, NOTOKEN
- * marks that the words may end here, ENDTOKEN closes the table. */
-enum token_type {
-	NOTOKEN,
-	ENDTOKEN,
-	KEYWORD,
-	LINEID,
-	COUNT,
+struct command {
+	const char *word;
+	enum ctl_cmd cmd;
+	bool help;                    /* sipuactl's own `help` */
+	const char *args;             /* the synopsis after the word, optional ones in brackets */
+	int min, max;                 /* how many arguments */
+	const char *summary;
 };
 
-struct token {
-	enum token_type type;
-	const char *keyword;          /* KEYWORD: the word; otherwise its name in help */
-	enum action value;
-	const struct token *next;
-	const char *help;
+static const struct command commands[] = {
+#define COMMAND(id, word, args, min, max, help) { #word, CTL_CMD_##id, false, args, min, max, help },
+	CTL_COMMANDS(COMMAND)
+#undef COMMAND
+	{ "help", CTL_CMD_MAX, true, "", 0, 0, "this help" },
 };
 
-static const struct token t_end[] = {
-	{ NOTOKEN, "", A_NONE, NULL, NULL },
-	{ ENDTOKEN, "", A_NONE, NULL, NULL },
+#define N_COMMANDS (sizeof commands / sizeof commands[0])
+
+/* What an argument's name in a synopsis asks for. */
+enum arg_kind {
+	ARG_WORD,                     /* anything the wire can carry as one word */
+	ARG_LINE,                     /* LINE: a line id */
+	ARG_COUNT,                    /* N: a count from 1 */
 };
 
-static const struct token t_count_opt[] = {
-	{ NOTOKEN, "", A_NONE, NULL, NULL },
-	{ COUNT, "N", A_NONE, t_end, NULL },
-	{ ENDTOKEN, "", A_NONE, NULL, NULL },
-};
-
-static const struct token t_line[] = {
-	{ LINEID, "LINE", A_NONE, t_end, NULL },
-	{ ENDTOKEN, "", A_NONE, NULL, NULL },
-};
-
-static const struct token t_line_opt[] = {
-	{ NOTOKEN, "", A_NONE, NULL, NULL },
-	{ LINEID, "LINE", A_NONE, t_end, NULL },
-	{ ENDTOKEN, "", A_NONE, NULL, NULL },
-};
-
-static const struct token t_history[] = {
-	{ LINEID, "LINE", A_NONE, t_count_opt, NULL },
-	{ ENDTOKEN, "", A_NONE, NULL, NULL },
-};
-
-static const struct token t_main[] = {
-	{ KEYWORD, "status", A_STATUS, t_line_opt, "every line in a table, or one line in full" },
-	{ KEYWORD, "history", A_HISTORY, t_history, "the line's switches and errors, newest first" },
-	{ KEYWORD, "register", A_REGISTER, t_line, "register the line now" },
-	{ KEYWORD, "unregister", A_UNREGISTER, t_line, "un-register the line" },
-	{ KEYWORD, "failover", A_FAILOVER, t_line, "switch the line to its next server now" },
-	{ KEYWORD, "reload", A_RELOAD, t_end, "re-read the config; only changed lines are touched" },
-	{ KEYWORD, "subscribe", A_SUBSCRIBE, t_end, "print events as they happen, until the daemon closes" },
-	{ KEYWORD, "version", A_VERSION, t_end, "the daemon's and sipuactl's versions" },
-	{ KEYWORD, "help", A_HELP, t_end, "this help" },
-	{ ENDTOKEN, "", A_NONE, NULL, NULL },
-};
-
-/* "history LINE [N]": the words that may follow a table, optional ones
- * in brackets. */
-static void args_synopsis(char *buf, size_t size, const struct token *table)
+static enum arg_kind arg_kind(const char *name)
 {
-	const struct token *arg = NULL;
-	bool optional = false;
-	size_t n = strlen(buf);
-
-	for (const struct token *t = table; t && t->type != ENDTOKEN; t++) {
-		if (t->type == NOTOKEN)
-			optional = true;
-		else if (!arg)
-			arg = t;
-	}
-	if (!arg || n >= size)
-		return;
-	snprintf(buf + n, size - n, optional ? " [%s" : " %s", arg->keyword);
-	args_synopsis(buf, size, arg->next);
-	n = strlen(buf);
-	if (optional && n + 1 < size)
-		snprintf(buf + n, size - n, "]");
+	if (strcmp(name, "LINE") == 0)
+		return ARG_LINE;
+	if (strcmp(name, "N") == 0)
+		return ARG_COUNT;
+	return ARG_WORD;
 }
 
-static void command_synopsis(char *buf, size_t size, const struct token *cmd)
+/* The name of argument i in the synopsis args, brackets dropped ("" past
+ * the end). */
+static const char *arg_name(const char *args, int i, char *buf, size_t size)
 {
-	snprintf(buf, size, "%s", cmd->keyword);
-	args_synopsis(buf, size, cmd->next);
+	const char *p = args;
+	size_t n = 0;
+
+	for (;;) {
+		p += strspn(p, " []");
+		n = strcspn(p, " []");
+		if (i-- == 0 || n == 0)
+			break;
+		p += n;
+	}
+	snprintf(buf, size, "%.*s", (int)n, p);
+	return buf;
+}
+
+static void command_synopsis(char *buf, size_t size, const struct command *c)
+{
+	snprintf(buf, size, "%s%s%s", c->word, c->args[0] ? " " : "", c->args);
 }
 
 void parser_usage(FILE *f)
@@ -107,7 +78,7 @@ void parser_usage(FILE *f)
 
 void parser_help(FILE *f)
 {
-	char syn[ARGS_MAX];
+	char syn[SYNOPSIS_MAX];
 	int width = 0;
 
 	parser_usage(f);
@@ -118,29 +89,29 @@ void parser_help(FILE *f)
 		"  -h          this help\n"
 		"\ncommands (any unique prefix will do):\n",
 		CTL_SOCKET_ENV, CTL_DEFAULT_SOCKET, SIPUACTL_TIMEOUT_DEFAULT);
-	for (const struct token *t = t_main; t->type != ENDTOKEN; t++) {
-		command_synopsis(syn, sizeof syn, t);
+	for (size_t i = 0; i < N_COMMANDS; i++) {
+		command_synopsis(syn, sizeof syn, &commands[i]);
 		if ((int)strlen(syn) > width)
 			width = (int)strlen(syn);
 	}
-	for (const struct token *t = t_main; t->type != ENDTOKEN; t++) {
-		command_synopsis(syn, sizeof syn, t);
-		fprintf(f, "  %-*s  %s\n", width, syn, t->help);
+	for (size_t i = 0; i < N_COMMANDS; i++) {
+		command_synopsis(syn, sizeof syn, &commands[i]);
+		fprintf(f, "  %-*s  %s\n", width, syn, commands[i].summary);
 	}
 	fprintf(f, "\nexit status: %d ok, %d error (usage or error reply), %d no daemon or no reply\n",
 		CTL_EXIT_OK, CTL_EXIT_ERROR, CTL_EXIT_NODAEMON);
 }
 
-static void command_usage(const struct token *cmd)
+static void command_usage(const struct command *c)
 {
-	char syn[ARGS_MAX];
-	command_synopsis(syn, sizeof syn, cmd);
+	char syn[SYNOPSIS_MAX];
+	command_synopsis(syn, sizeof syn, c);
 	fprintf(stderr, "usage: sipuactl [-s SOCKET] [-j] [-t SECONDS] %s\n", syn);
 }
 
 /* Line ids are checked by the daemon; here only that the word survives
  * the wire's framing: printable ASCII, no blanks. */
-static bool valid_line(const char *s)
+static bool valid_word(const char *s)
 {
 	if (!*s)
 		return false;
@@ -163,33 +134,20 @@ static bool parse_count(const char *s, long *out)
 	return true;
 }
 
-/* Matches one word (NULL: the words ended) against a table. Returns the
- * token matched, or NULL after saying why on stderr. */
-static const struct token *match_token(const char *word, const struct token *table,
-				       const struct token *cmd, struct parse_result *res)
+/* The command the word names, exactly or as the prefix of only one; NULL
+ * after saying why on stderr. */
+static const struct command *match_command(const char *word)
 {
-	const struct token *match = NULL;
+	const struct command *match = NULL;
+	size_t len = strlen(word);
 	int prefixes = 0;
 
-	if (!word) {
-		for (const struct token *t = table; t->type != ENDTOKEN; t++)
-			if (t->type == NOTOKEN)
-				return t;
-		for (const struct token *t = table; t->type != ENDTOKEN; t++)
-			if (t->type != KEYWORD) {
-				fprintf(stderr, "sipuactl: %s: missing %s\n", cmd->keyword, t->keyword);
-				break;
-			}
-		command_usage(cmd);
-		return NULL;
-	}
-
-	for (const struct token *t = table; t->type != ENDTOKEN; t++)
-		if (t->type == KEYWORD && strcmp(word, t->keyword) == 0)
-			return t;
-	for (const struct token *t = table; t->type != ENDTOKEN; t++)
-		if (t->type == KEYWORD && *word && strncmp(word, t->keyword, strlen(word)) == 0) {
-			match = t;
+	for (size_t i = 0; i < N_COMMANDS; i++)
+		if (strcmp(word, commands[i].word) == 0)
+			return &commands[i];
+	for (size_t i = 0; i < N_COMMANDS; i++)
+		if (len && strncmp(word, commands[i].word, len) == 0) {
+			match = &commands[i];
 			prefixes++;
 		}
 	if (prefixes == 1)
@@ -197,63 +155,76 @@ static const struct token *match_token(const char *word, const struct token *tab
 	if (prefixes > 1) {
 		fprintf(stderr, "sipuactl: ambiguous command '%s': could be", word);
 		const char *sep = " ";
-		for (const struct token *t = table; t->type != ENDTOKEN; t++)
-			if (t->type == KEYWORD && *word && strncmp(word, t->keyword, strlen(word)) == 0) {
-				fprintf(stderr, "%s%s", sep, t->keyword);
+		for (size_t i = 0; i < N_COMMANDS; i++)
+			if (len && strncmp(word, commands[i].word, len) == 0) {
+				fprintf(stderr, "%s%s", sep, commands[i].word);
 				sep = ", ";
 			}
 		fputc('\n', stderr);
 		return NULL;
 	}
-
-	for (const struct token *t = table; t->type != ENDTOKEN; t++) {
-		switch (t->type) {
-		case LINEID:
-			if (valid_line(word)) {
-				res->line = word;
-				return t;
-			}
-			fprintf(stderr, "sipuactl: %s: invalid %s '%s'\n", cmd->keyword, t->keyword, word);
-			command_usage(cmd);
-			return NULL;
-		case COUNT:
-			if (parse_count(word, &res->count))
-				return t;
-			fprintf(stderr, "sipuactl: %s: %s must be a number from 1 to %d, not '%s'\n",
-				cmd->keyword, t->keyword, INT_MAX, word);
-			command_usage(cmd);
-			return NULL;
-		default:
-			break;
-		}
-	}
-
-	if (!cmd) {
-		fprintf(stderr, "sipuactl: unknown command '%s'\n", word);
-		parser_help(stderr);
-	} else {
-		fprintf(stderr, "sipuactl: %s: too many arguments\n", cmd->keyword);
-		command_usage(cmd);
-	}
+	fprintf(stderr, "sipuactl: unknown command '%s'\n", word);
+	parser_help(stderr);
 	return NULL;
+}
+
+/* Checks word as argument i of c into a: 0, or -1 after saying why. */
+static int match_arg(const struct command *c, int i, const char *word, struct parse_arg *a)
+{
+	char name[ARG_NAME_MAX];
+
+	arg_name(c->args, i, name, sizeof name);
+	a->word = word;
+	a->count = 0;
+	switch (arg_kind(name)) {
+	case ARG_COUNT:
+		if (parse_count(word, &a->count))
+			return 0;
+		fprintf(stderr, "sipuactl: %s: %s must be a number from 1 to %d, not '%s'\n",
+			c->word, name, INT_MAX, word);
+		break;
+	case ARG_LINE:
+	case ARG_WORD:
+		if (valid_word(word))
+			return 0;
+		fprintf(stderr, "sipuactl: %s: invalid %s '%s'\n", c->word, name, word);
+		break;
+	}
+	command_usage(c);
+	return -1;
 }
 
 int parser_parse(int argc, char **argv, struct parse_result *res)
 {
-	const struct token *table = t_main, *cmd = NULL;
-
 	memset(res, 0, sizeof *res);
-	for (int i = 0;; i++) {
-		const struct token *t = match_token(i < argc ? argv[i] : NULL, table, cmd, res);
-		if (!t)
-			return -1;
-		if (t->type == NOTOKEN)
-			return 0;
-		if (t->type == KEYWORD) {
-			cmd = t;
-			res->action = t->value;
-			res->command = t->keyword;
-		}
-		table = t->next;
+	if (argc < 1) {
+		parser_usage(stderr);
+		return -1;
 	}
+	const struct command *c = match_command(argv[0]);
+	if (!c)
+		return -1;
+	res->help = c->help;
+	res->cmd = c->cmd;
+	res->command = c->word;
+	/* Arguments one by one, as the daemon takes them: the first wrong
+	 * one is the one reported. */
+	for (int i = 1; i < argc; i++) {
+		if (i - 1 >= c->max || i - 1 >= PARSER_ARGS_MAX) {
+			fprintf(stderr, "sipuactl: %s: too many arguments\n", c->word);
+			command_usage(c);
+			return -1;
+		}
+		if (match_arg(c, i - 1, argv[i], &res->arg[i - 1]) < 0)
+			return -1;
+		res->nargs = i;
+	}
+	if (res->nargs < c->min) {
+		char name[ARG_NAME_MAX];
+		fprintf(stderr, "sipuactl: %s: missing %s\n", c->word,
+			arg_name(c->args, res->nargs, name, sizeof name));
+		command_usage(c);
+		return -1;
+	}
+	return 0;
 }

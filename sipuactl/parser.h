@@ -1,31 +1,29 @@
-/* parser.h - sipuactl's command words: a static token tree with
- * unique-prefix matching, its help and synopses. */
+/* parser.h - sipuactl's command words: the commands of ctl_proto.h
+ * matched by any unique prefix, their arguments checked against the
+ * command's synopsis, the help and usage built from the same table. */
 #ifndef SIPUACTL_PARSER_H
 #define SIPUACTL_PARSER_H
 
+#include <stdbool.h>
 #include <stdio.h>
+
+#include "ctl_proto.h"
 
 #define SIPUACTL_TIMEOUT_DEFAULT 10.0   /* s to wait for a reply unless -t */
 #define SIPUACTL_TIMEOUT_MAX 86400.0
+#define PARSER_ARGS_MAX (CTL_WORDS_MAX - 1)
 
-enum action {
-	A_NONE,
-	A_STATUS,
-	A_HISTORY,
-	A_REGISTER,
-	A_UNREGISTER,
-	A_FAILOVER,
-	A_RELOAD,
-	A_SUBSCRIBE,
-	A_VERSION,
-	A_HELP,
+struct parse_arg {
+	const char *word;             /* as given */
+	long count;                   /* an N: its value, sent as a plain number; else 0 */
 };
 
 struct parse_result {
-	enum action action;
+	bool help;                    /* `help`: answered here, nothing is sent */
+	enum ctl_cmd cmd;
 	const char *command;          /* the canonical command word sent */
-	const char *line;
-	long count;                   /* 0: none given */
+	int nargs;
+	struct parse_arg arg[PARSER_ARGS_MAX];
 };
 
 /* Parses the words after the options into res: 0, or -1 after saying why

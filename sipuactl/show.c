@@ -497,16 +497,16 @@ static void print_event(json_object *ev)
 	event_text_free(&e);
 }
 
-static void print_reply(enum action action, json_object *reply)
+static void print_reply(enum ctl_cmd cmd, json_object *reply)
 {
-	switch (action) {
-	case A_STATUS:
+	switch (cmd) {
+	case CTL_CMD_STATUS:
 		print_status(reply);
 		break;
-	case A_HISTORY:
+	case CTL_CMD_HISTORY:
 		print_history(reply);
 		break;
-	case A_VERSION: {
+	case CTL_CMD_VERSION: {
 		char *v = clean(jstr(reply, "version") ? jstr(reply, "version") : "unknown", 0, NULL);
 		printf("sipuad %s (sipuactl %s)\n", v, SIPUAD_VERSION);
 		free(v);
@@ -517,8 +517,7 @@ static void print_reply(enum action action, json_object *reply)
 	}
 }
 
-
-bool show_reply(enum action action, const char *line, size_t len, bool json, const char *path)
+bool show_reply(enum ctl_cmd cmd, const char *line, size_t len, bool json, const char *path)
 {
 	json_object *reply = parse_object(line, len);
 	json_object *okv = jget(reply, "ok", json_type_boolean);
@@ -537,7 +536,7 @@ bool show_reply(enum action action, const char *line, size_t len, bool json, con
 		fprintf(stderr, "sipuactl: %s\n", e);
 		free(e);
 	} else {
-		print_reply(action, reply);
+		print_reply(cmd, reply);
 	}
 	json_object_put(reply);
 	return ok;

@@ -6,12 +6,12 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "parser.h"
+#include "ctl_proto.h"
 
-/* Shows the reply line (NUL-terminated, len bytes) to the action: as is
+/* Shows the reply line (NUL-terminated, len bytes) to the command: as is
  * with json, else for people, an error reply or a malformed line on
  * stderr naming path. Returns whether it said {"ok":true}. */
-bool show_reply(enum action action, const char *line, size_t len, bool json, const char *path);
+bool show_reply(enum ctl_cmd cmd, const char *line, size_t len, bool json, const char *path);
 /* Shows one event line of subscribe likewise. */
 void show_event(const char *line, size_t len, bool json, const char *path);
 

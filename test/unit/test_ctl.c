@@ -74,8 +74,9 @@ TEST(test_ctl_malformed_requests_get_error_replies)
 	return 0;
 }
 
-/* Every command of the wire contract is served, and refuses a number of
- * words outside its MIN..MAX with its synopsis, as sipuactl shows it. */
+/* Every command of the wire contract is served, its synopsis agrees with
+ * its word counts, and it refuses a number of words outside MIN..MAX with
+ * that synopsis, as sipuactl shows it. */
 TEST(test_ctl_commands_follow_the_contract)
 {
 	static const struct {
@@ -88,6 +89,21 @@ TEST(test_ctl_commands_follow_the_contract)
 	};
 	for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
 		char req[128], want[128];
+		/* The synopsis agrees with the counts: MAX words, MIN of them
+		 * outside brackets. */
+		int words = 0, required = 0, depth = 0;
+		for (const char *p = cmds[i].args; *p; p++) {
+			if (*p == '[')
+				depth++;
+			else if (*p == ']')
+				depth--;
+			else if (*p != ' ' && (p == cmds[i].args || strchr(" [", p[-1]))) {
+				words++;
+				required += depth == 0;
+			}
+		}
+		CHECK_INT(words, cmds[i].max);
+		CHECK_INT(required, cmds[i].min);
 		snprintf(want, sizeof want, "usage: %s%s%s", cmds[i].name, cmds[i].args[0] ? " " : "",
 			 cmds[i].args);
 		snprintf(req, sizeof req, "%s", cmds[i].name);
