@@ -25,7 +25,10 @@ void conn_deadline(struct timespec *deadline, double timeout);
 int conn_open(struct conn *c, const char *path, double timeout);
 /* Sends all len bytes: 0, -ETIMEDOUT at the deadline, or -errno. */
 int conn_write(struct conn *c, const char *p, size_t len, const struct timespec *deadline);
+/* One line of at most CTL_REPLY_MAX bytes (deadline NULL: wait for ever):
+ * 1 with *line, 0 if the daemon closed first, or -errno (see conn.c). */
 int conn_read_line(struct conn *c, const struct timespec *deadline, char **line, size_t *linelen);
+/* Closes and frees; c is then as { .fd = -1 }. */
 void conn_close(struct conn *c);
 
 #endif
