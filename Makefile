@@ -44,11 +44,22 @@ all: $(BUILD)/sipuad $(BUILD)/sipuactl
 $(BUILD)/sipuad: $(BUILD)/main.o $(DAEMON_OBJ)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
-$(BUILD)/sipuactl: $(BUILD)/sipuactl.o
+# The CLI is its own program in sipuactl/; of the daemon it shares only the
+# headers ctl_proto.h and version.h (through -Idaemon). Its objects go to
+# $(BUILD)/cli/, as $(BUILD)/sipuactl is the program.
+CLI_SRC = main.c parser.c conn.c show.c xmalloc.c
+CLI_OBJ = $(addprefix $(BUILD)/cli/,$(CLI_SRC:.c=.o))
+
+$(BUILD)/sipuactl: $(CLI_OBJ)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CLI_LIBS)
 
-$(BUILD)/sipuactl.o: daemon/sipuactl.c daemon/ctl_proto.h daemon/version.h | $(BUILD)
+$(BUILD)/cli/%.o: sipuactl/%.c | $(BUILD)/cli
 	$(CC) $(ALL_CFLAGS) $(CLI_CFLAGS) -MMD -c -o $@ $<
+
+$(BUILD)/cli:
+	mkdir -p $@
+
+-include $(wildcard $(BUILD)/cli/*.d)
 
 $(BUILD)/%.o: daemon/%.c | $(BUILD)
 	$(CC) $(ALL_CFLAGS) $(PKG_CFLAGS) -MMD -c -o $@ $<

@@ -12,6 +12,7 @@
 #include <libconfig.h>
 
 #include "config.h"
+#include "ctl_proto.h"
 #include "netaddr.h"
 
 /*
@@ -34,7 +35,7 @@
 #define QUOTE_LEN 100    /* a value echoed in a message; longer ones are cut */
 
 /* The defaults of RULES E. */
-#define DEF_CTL_SOCKET   "/var/run/sipuad/sipuad.sock" /* RULES H.1: a directory the daemon's user owns */
+#define DEF_CTL_SOCKET   CTL_DEFAULT_SOCKET
 #define DEF_CTL_MODE     0660
 #define DEF_CTL_GROUP    ""
 #define DEF_DATABASE     "/var/lib/sipuad/state.db"

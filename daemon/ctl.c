@@ -23,11 +23,9 @@
 #include "version.h"
 
 #define CTL_CLIENTS_MAX 64
-#define CTL_WORDS_MAX 8
 /* A subscriber this far behind is dropped rather than let it grow our
  * memory or block the loop. */
 #define CTL_SUBSCRIBER_BACKLOG (256 * 1024)
-#define CTL_HISTORY_DEFAULT 20
 /* A client that sends nothing for this long is closed (subscribers excepted). */
 #define CTL_IDLE_TIMEOUT_S 60
 /* Replies a client does not read pile up to this much, then it is closed. */
@@ -148,10 +146,10 @@ static json_object *reply_ok(void)
 	return o;
 }
 
+/* The handlers: ctl_handle_request has checked the number of words
+ * against the command's entry in CTL_COMMANDS. */
 static json_object *cmd_status(const struct line_set *set, int argc, char **argv)
 {
-	if (argc > 2)
-		return reply_error("usage: status [LINE]");
 	json_object *o = reply_ok();
 	if (argc == 2) {
 		const struct line *l = line_set_find(set, argv[1]);
@@ -172,24 +170,18 @@ static json_object *cmd_status(const struct line_set *set, int argc, char **argv
 static json_object *cmd_version(const struct line_set *set, int argc, char **argv)
 {
 	(void)set;
+	(void)argc;
 	(void)argv;
-	if (argc != 1)
-		return reply_error("usage: version");
 	json_object *o = reply_ok();
 	json_object_object_add(o, "version", json_object_new_string(SIPUAD_VERSION));
 	return o;
 }
 
-static struct line *find_line(const struct line_set *set, int argc, char **argv,
-			      const char *usage, json_object **err)
+static struct line *find_line(const struct line_set *set, const char *id, json_object **err)
 {
-	if (argc != 2) {
-		*err = reply_error("usage: %s LINE", usage);
-		return NULL;
-	}
-	struct line *l = line_set_find(set, argv[1]);
+	struct line *l = line_set_find(set, id);
 	if (!l)
-		*err = reply_error("no line '%.64s'", argv[1]);
+		*err = reply_error("no line '%.64s'", id);
 	return l;
 }
 
@@ -204,14 +196,13 @@ static json_object *cmd_history(const struct line_set *set, int argc, char **arg
 	if (argc == 3) {
 		char *end;
 		n = strtol(argv[2], &end, 10);
-		if (*end || n < 1 || n > 1000)
-			return reply_error("history: N must be 1..1000");
-		argc = 2;
+		if (*end || n < 1 || n > CTL_HISTORY_MAX)
+			return reply_error("history: N must be 1..%d", CTL_HISTORY_MAX);
 	}
 	json_object *err = NULL;
-	struct line *l = find_line(set, argc, argv, "history", &err);
+	struct line *l = find_line(set, argv[1], &err);
 	if (!l)
-		return err ? err : reply_error("usage: history LINE [N]");
+		return err;
 	json_object *o = reply_ok(), *arr = json_object_new_array();
 	line_history(l, (int)n, history_cb, arr);
 	json_object_object_add(o, "events", arr);
@@ -222,8 +213,9 @@ static json_object *cmd_history(const struct line_set *set, int argc, char **arg
 static json_object *line_command(const struct line_set *set, int argc, char **argv,
 				 int (*fn)(struct line *l))
 {
+	(void)argc;
 	json_object *err = NULL;
-	struct line *l = find_line(set, argc, argv, argv[0], &err);
+	struct line *l = find_line(set, argv[1], &err);
 	if (!l)
 		return err;
 	int rc = fn(l);
@@ -252,19 +244,17 @@ static json_object *cmd_unregister(const struct line_set *set, int argc, char **
 static json_object *cmd_subscribe(const struct line_set *set, int argc, char **argv)
 {
 	(void)set;
+	(void)argc;
 	(void)argv;
-	if (argc != 1)
-		return reply_error("usage: subscribe");
 	return reply_ok();
 }
 
 static json_object *cmd_reload(const struct line_set *set, int argc, char **argv)
 {
 	(void)set;
+	(void)argc;
 	(void)argv;
 	char err[512];
-	if (argc != 1)
-		return reply_error("usage: reload");
 	if (!reload_fn)
 		return reply_error("reload is not available");
 	if (reload_fn(reload_arg, err, sizeof err) != 0)
@@ -272,18 +262,17 @@ static json_object *cmd_reload(const struct line_set *set, int argc, char **argv
 	return reply_ok();
 }
 
+/* Generated from the wire contract, so the daemon and sipuactl cannot
+ * disagree on a command's name or on how many words it takes. */
 static const struct {
 	const char *name;
+	const char *args;                 /* the synopsis after the name */
+	int min, max;                     /* words after the name */
 	json_object *(*fn)(const struct line_set *set, int argc, char **argv);
-} commands[] = {
-	{ "reload", cmd_reload },
-	{ "status", cmd_status },
-	{ "history", cmd_history },
-	{ "register", cmd_register },
-	{ "unregister", cmd_unregister },
-	{ "failover", cmd_failover },
-	{ "subscribe", cmd_subscribe },
-	{ "version", cmd_version },
+} commands[CTL_CMD_MAX] = {
+#define COMMAND(id, word, args, min, max, help) [CTL_CMD_##id] = { #word, args, min, max, cmd_##word },
+	CTL_COMMANDS(COMMAND)
+#undef COMMAND
 };
 
 /* Printable ASCII words separated by blanks; anything else is refused
@@ -335,10 +324,15 @@ char *ctl_handle_request(const struct line_set *set, const char *request, bool *
 		reply = reply_error("empty request");
 		goto out;
 	}
-	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+	for (int i = 0; i < CTL_CMD_MAX; i++)
 		if (strcmp(argv[0], commands[i].name) == 0) {
+			if (argc - 1 < commands[i].min || argc - 1 > commands[i].max) {
+				reply = reply_error("usage: %s%s%s", commands[i].name,
+						    commands[i].args[0] ? " " : "", commands[i].args);
+				goto out;
+			}
 			reply = commands[i].fn(set, argc, argv);
-			if (subscribe && commands[i].fn == cmd_subscribe && argc == 1)
+			if (subscribe && i == CTL_CMD_SUBSCRIBE)
 				*subscribe = true;
 			goto out;
 		}

@@ -61,11 +61,11 @@ man_keys() {
 # Every command of the daemon's table is in sipuactl(8) and README.
 man_commands() {
 	rc=0
-	for c in $(sed -n 's/^	{ "\([a-z]*\)", cmd_.*/\1/p' daemon/ctl.c); do
+	for c in $(sed -n 's/^	X([A-Z_]*, \([a-z]*\), .*/\1/p' daemon/ctl_proto.h); do
 		grep -q "^\\.It Cm $c\\b" man/sipuactl.8 || { echo "sipuactl.8: no command '$c'"; rc=1; }
 		grep -q "^| \`$c" README.md || { echo "README.md: no command '$c'"; rc=1; }
 	done
-	[ -n "${c:-}" ] || { echo "no commands found in daemon/ctl.c"; rc=1; }
+	[ -n "${c:-}" ] || { echo "no commands found in daemon/ctl_proto.h"; rc=1; }
 	return $rc
 }
 

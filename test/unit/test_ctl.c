@@ -73,3 +73,63 @@ TEST(test_ctl_malformed_requests_get_error_replies)
 	CHECK(r);
 	return 0;
 }
+
+/* Every command of the wire contract is served, its synopsis agrees with
+ * its word counts, and it refuses a number of words outside MIN..MAX with
+ * that synopsis, as sipuactl shows it. */
+TEST(test_ctl_commands_follow_the_contract)
+{
+	static const struct {
+		const char *name, *args;
+		int min, max;
+	} cmds[] = {
+#define ROW(id, word, args, min, max, help) { #word, args, min, max },
+		CTL_COMMANDS(ROW)
+#undef ROW
+	};
+	for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
+		char req[128], want[128];
+		/* The synopsis agrees with the counts: MAX words, MIN of them
+		 * outside brackets. */
+		int words = 0, required = 0, depth = 0;
+		for (const char *p = cmds[i].args; *p; p++) {
+			if (*p == '[')
+				depth++;
+			else if (*p == ']')
+				depth--;
+			else if (*p != ' ' && (p == cmds[i].args || strchr(" [", p[-1]))) {
+				words++;
+				required += depth == 0;
+			}
+		}
+		CHECK_INT(words, cmds[i].max);
+		CHECK_INT(required, cmds[i].min);
+		snprintf(want, sizeof want, "usage: %s%s%s", cmds[i].name, cmds[i].args[0] ? " " : "",
+			 cmds[i].args);
+		snprintf(req, sizeof req, "%s", cmds[i].name);
+		for (int n = 0; n < cmds[i].max + 1; n++)
+			strcat(req, " x");
+		CHECK(refused(req, want));
+		if (cmds[i].min > 0) {
+			snprintf(req, sizeof req, "%s", cmds[i].name);
+			CHECK(refused(req, want));
+		}
+		snprintf(req, sizeof req, "%s", cmds[i].name);
+		json_object *o = ask(req);
+		CHECK(o);
+		CHECK(!strstr(json_object_to_json_string(o), "unknown command"));
+		json_object_put(o);
+	}
+	return 0;
+}
+
+TEST(test_ctl_history_n_is_bounded_by_the_contract)
+{
+	char req[64];
+	snprintf(req, sizeof req, "history x %d", CTL_HISTORY_MAX + 1);
+	CHECK(refused(req, "N must be 1.."));
+	CHECK(refused("history x 0", "N must be 1.."));
+	snprintf(req, sizeof req, "history x %d", CTL_HISTORY_MAX);
+	CHECK(refused(req, "no line 'x'"));
+	return 0;
+}
