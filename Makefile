@@ -97,7 +97,7 @@ check-config: $(BUILD)/sipuad
 check-ship: all
 	sh test/ship/run.sh $(BUILD)
 
-# SPEC H.4: Debian armhf sysroot, arm-linux-gnueabihf-gcc at -Werror, unit
+# RULES H.4: Debian armhf sysroot, arm-linux-gnueabihf-gcc at -Werror, unit
 # tests under qemu-arm (build-cross/; about 10 s once the sysroot is made).
 cross:
 	sh scripts/cross.sh armhf
@@ -129,7 +129,7 @@ demo: deps all
 bench: deps all
 	bash bench/run.sh $(BUILD)
 
-# SPEC H.3. INIT picks the init script: procd (OpenWrt), sysv (sysvinit,
+# RULES H.3. INIT picks the init script: procd (OpenWrt), sysv (sysvinit,
 # BusyBox), systemd, none. Paths in the scripts follow PREFIX/SYSCONFDIR.
 # The configuration is installed only where there is none (0640: it holds
 # passwords); the example always goes to the doc directory.

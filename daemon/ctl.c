@@ -85,7 +85,7 @@ static json_object *line_json(const struct line *l)
 			       st.next_attempt_in >= 0 ? json_object_new_int64(st.next_attempt_in) : NULL);
 	json_object_object_add(o, "next_failback_in",
 			       st.next_failback_in >= 0 ? json_object_new_int64(st.next_failback_in) : NULL);
-	/* SPEC B: the next hop: the proxy, its (or the server's) addresses and
+	/* RULES B: the next hop: the proxy, its (or the server's) addresses and
 	 * which one is in use, and how its name was last resolved. */
 	json_object *px = NULL;
 	if (st.proxy) {
@@ -572,7 +572,7 @@ static int clear_stale(const struct sockaddr_un *sun)
 	return 0;
 }
 
-/* The default socket lives in a directory of its own (SPEC H.1) that init
+/* The default socket lives in a directory of its own (RULES H.1) that init
  * scripts and systemd's RuntimeDirectory make for the daemon's user; a
  * daemon started by hand makes the last level itself (0755, never its
  * parents). A failure is left for bind to report. */

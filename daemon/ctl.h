@@ -1,4 +1,4 @@
-/* ctl.h - the control socket (SPEC E "Control protocol"). */
+/* ctl.h - the control socket (RULES E "Control protocol"). */
 #ifndef SIPUAD_CTL_H
 #define SIPUAD_CTL_H
 

@@ -1,4 +1,4 @@
-/* ctl_proto.h - the control socket's wire contract, shared by sipuad and sipuactl (SPEC E):
+/* ctl_proto.h - the control socket's wire contract, shared by sipuad and sipuactl (RULES E):
  * the commands, the limits of a request and a reply, and sipuactl's exit codes. */
 #ifndef SIPUAD_CTL_PROTO_H
 #define SIPUAD_CTL_PROTO_H

@@ -1,4 +1,4 @@
-/* notify.h - readiness notification to the service manager (systemd's sd_notify protocol, SPEC H.2). */
+/* notify.h - readiness notification to the service manager (systemd's sd_notify protocol, RULES H.2). */
 #ifndef SIPUAD_NOTIFY_H
 #define SIPUAD_NOTIFY_H
 

@@ -1,6 +1,6 @@
 #!/bin/sh
 # cross.sh ARCH - cross-build sipuad for 32-bit ARM and test it under
-# qemu-user (SPEC H.4). ARCH: armhf (the only one so far).
+# qemu-user (RULES H.4). ARCH: armhf (the only one so far).
 #
 #  1. A sysroot of Debian's ARCH packages (the libraries' -dev packages and
 #     their dependencies), made by `mmdebstrap --variant=extract` from the

@@ -8,7 +8,7 @@ BUILD="gcc make pkg-config libsofia-sip-ua-dev libevent-dev libconfig-dev libsql
 # (dnsmasq-base) and dig (bind9-dnsutils), jq for JSON in shell tests,
 # iproute2 for ss, procps for ps.
 TEST="kamailio sip-tester dnsmasq-base bind9-dnsutils jq iproute2 procps sqlite3 python3 util-linux clang libclang-rt-14-dev"
-# What ships (SPEC H): mandoc for lint, man-db and systemd for
+# What ships (RULES H): mandoc for lint, man-db and systemd for
 # systemd-analyze verify, busybox for its ash and start-stop-daemon; the
 # armhf cross build's sysroot maker, compiler and emulator (scripts/cross.sh).
 SHIP="mandoc man-db systemd busybox mmdebstrap gcc-arm-linux-gnueabihf qemu-user file"

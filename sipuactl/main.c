@@ -1,4 +1,4 @@
-/* main.c - sipuactl, the control CLI (SPEC E): reads the options, parses
+/* main.c - sipuactl, the control CLI (RULES E): reads the options, parses
  * the command (parser.c), sends it to sipuad's socket (conn.c), shows the
  * reply (show.c) and turns the outcome into the exit code. */
 #include <errno.h>

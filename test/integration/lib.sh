@@ -5,7 +5,7 @@
 #   source "$(dirname "$0")/lib.sh"
 #   fx_init                      # temp dir + cleanup trap; call first
 #   kam_start a 127.0.0.2        # registrar "a" on 127.0.0.2:5060 udp+tcp
-#   kam_start_proxy p 127.0.0.4  # loose-routing outbound proxy "p" (SPEC B)
+#   kam_start_proxy p 127.0.0.4  # loose-routing outbound proxy "p" (RULES B)
 #   ...
 #   pass
 #

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# init/sipuad.sysv's whole life cycle (SPEC H.1), with Debian's
+# init/sipuad.sysv's whole life cycle (RULES H.1), with Debian's
 # start-stop-daemon and again with BusyBox's: start registers (as an
 # unprivileged user, directories made for it), status, reload adds a line
 # without touching the other, a config the daemon would refuse is refused

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# SPEC H.2 against the real daemon: under NOTIFY_SOCKET it sends READY=1
+# RULES H.2 against the real daemon: under NOTIFY_SOCKET it sends READY=1
 # only once its control socket accepts, RELOADING=1 then READY=1 around a
 # reload (SIGHUP and the control command alike, a refused one too) and
 # STOPPING=1 when SIGTERM begins the un-REGISTER. Read from a test socket.

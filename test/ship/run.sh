@@ -1,5 +1,5 @@
 #!/bin/sh
-# run.sh BUILD_DIR - tests of what ships on firmware (SPEC H): the man
+# run.sh BUILD_DIR - tests of what ships on firmware (RULES H): the man
 # pages (clean under `mandoc -T lint`, every key, command, option, signal,
 # file and exit status), `make install` into temporary DESTDIRs (files,
 # modes, paths, a config kept on reinstall), `systemd-analyze verify` on the
