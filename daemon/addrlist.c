@@ -81,7 +81,7 @@ static int find(const struct dns_answer *ans, const char *addr)
 
 enum al_verdict addrlist_resolved(struct addrlist *al, const struct dns_answer *ans)
 {
-	/* A last good answer carries a DNS outage (RULES D), but not a name
+	/* A last good answer carries a DNS outage (RULES D.5), but not a name
 	 * the nameserver says is gone (NXDOMAIN), nor a list whose every
 	 * address just failed (B.4 asked for a new one): then B.5 (or A.2)
 	 * goes on. The next attempt may take it again. */

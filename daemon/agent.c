@@ -92,10 +92,10 @@ static void bug(struct agent *a, const char *fmt, ...)
 
 static struct agent_action *act(struct agent *a, struct agent_actions *out, enum agent_act_kind kind)
 {
-	static struct agent_action sink; /* only reached in a release build, after bug() */
 	if (out->n >= AGENT_ACTIONS_MAX) {
+		/* only a release build gets past bug(): the spare slot takes it */
 		bug(a, "more than %d actions in one step", AGENT_ACTIONS_MAX);
-		return memset(&sink, 0, sizeof sink);
+		return memset(&out->v[AGENT_ACTIONS_MAX], 0, sizeof out->v[0]);
 	}
 	struct agent_action *x = &out->v[out->n++];
 	memset(x, 0, sizeof *x);
@@ -329,8 +329,8 @@ static void send_register(struct agent *a, int64_t now, struct agent_actions *ou
 {
 	struct agent_action *x = act(a, out, AA_REGISTER);
 	x->server = a->server;
-	x->addr = &a->cur;
-	x->route = a->route;
+	x->addr = a->cur;
+	snprintf(x->route, sizeof x->route, "%s", a->route);
 	x->tp = a->cfg.servers[a->server].transport;
 	x->expires = expires_for(a, a->server);
 	if (a->route[0])
@@ -518,7 +518,7 @@ static void server_failed(struct agent *a, int64_t now, const char *reason, stru
 		start_register(a, 0, now, false, true, AR_NEW, out);
 		return;
 	}
-	/* C.6: all servers unavailable: the failure is reported; A.2's timer
+	/* C.8: all servers unavailable: the failure is reported; A.2's timer
 	 * 1 brings the line back to the primary, backing off over repeated
 	 * full failures (RFC 5626 4.5). */
 	int64_t w = backoff(a, a->cfg.return_delay_ms, a->failed_cycles++);
@@ -664,7 +664,7 @@ static void on_options(struct agent *a, const struct agent_event *ev, int64_t no
 	reverify(a, now, why, out);
 }
 
-/* C.3: the primary took the probe's REGISTER: its binding becomes the
+/* C.4: the primary took the probe's REGISTER: its binding becomes the
  * line's, the backup's is released, the next hop is the primary's. */
 static void adopt_probe(struct agent *a, const struct agent_event *ev, int64_t now,
 			struct agent_actions *out)
@@ -738,8 +738,8 @@ static void send_probe(struct agent *a, struct agent_actions *out)
 {
 	struct agent_action *x = act(a, out, AA_PROBE);
 	x->server = 0;
-	x->addr = &a->probe_addr;
-	x->route = a->probe_route;
+	x->addr = a->probe_addr;
+	snprintf(x->route, sizeof x->route, "%s", a->probe_route);
 	x->tp = a->cfg.servers[0].transport;
 	x->expires = expires_for(a, 0);
 	a->probe = APB_SENT;
@@ -760,7 +760,7 @@ static void probe_pick(struct agent *a, const struct dns_answer *ans)
 	a->probe_addr = ans->v[(first + a->probe_misses) % ans->n];
 }
 
-/* C.3: an independent REGISTER to the primary. Through proxies it takes
+/* C.4: an independent REGISTER to the primary. Through proxies it takes
  * the proxy address the line uses (it works); without, the primary's
  * addresses (a literal, its known answer, or a lookup). */
 static void probe_now(struct agent *a, int64_t now, struct agent_actions *out)
@@ -877,7 +877,7 @@ static void on_timer(struct agent *a, enum agent_timer t, int64_t now, struct ag
 		if (a->state != AG_REGISTERED || a->server == 0 || a->probe != APB_IDLE)
 			return;
 		if (!a->idle) {
-			a->failback_pending = true; /* C.4: moves when the call ends */
+			a->failback_pending = true; /* F.5: moves when the call ends */
 			return;
 		}
 		probe_now(a, now, out);
@@ -1025,7 +1025,7 @@ void agent_step(struct agent *a, const struct agent_event *ev, int64_t now, stru
 			publish(a, out, AP_RESTART, -1, a->server, "daemon started; resuming on this server%s",
 				a->resumed_registered ? " (was registered)" : "");
 		if (a->cfg.start_spread_ms > 0) {
-			/* D.7 storm control: a fleet that reboots together must
+			/* D.2 storm control: a fleet that reboots together must
 			 * not hit the registrar at once: U(0, spread). */
 			uint32_t r = a->cfg.rand ? a->cfg.rand(a->cfg.rand_arg) : 0;
 			int64_t w = (int64_t)((double)a->cfg.start_spread_ms * ((double)r / (double)UINT32_MAX));

@@ -43,7 +43,7 @@ enum agent_unreg {
 	AU_MAX
 };
 
-/* The failback probe (RULES C.3), a machine beside the line's own. */
+/* The failback probe (RULES C.4), a machine beside the line's own. */
 enum agent_probe { APB_IDLE, APB_LOOKUP, APB_SENT, APB_MAX };
 
 /* One deadline per purpose; the runner mirrors each into one timer. */
@@ -52,7 +52,7 @@ enum agent_timer {
 	AT_BUDGET,    /* retry_count transmissions of the request in flight are used up (C.5) */
 	AT_HEARTBEAT, /* next OPTIONS (A.7) */
 	AT_HB_ANSWER, /* an OPTIONS unanswered this long is a miss (A.7) */
-	AT_FAILBACK,  /* next failback probe to the primary (C.3) */
+	AT_FAILBACK,  /* next failback probe to the primary (C.4) */
 	AT_DNS,       /* the next hop's answer runs out: look it up again (B.2) */
 	AT_MAX
 };
@@ -110,7 +110,7 @@ enum agent_act_kind {
 	AA_ABANDON,       /* drop the line's binding and its request in flight
 			   * (.release_old: un-REGISTER it on the way out) */
 	AA_OPTIONS,       /* heartbeat through the binding's address */
-	AA_PROBE,         /* independent REGISTER to the primary at .addr/.route (C.3) */
+	AA_PROBE,         /* independent REGISTER to the primary at .addr/.route (C.4) */
 	AA_PROBE_DROP,    /* drop the probe, its request and its lookup */
 	AA_ADOPT_PROBE,   /* the probe's binding becomes the line's; the old one is released */
 	AA_PUBLISH,       /* an event for history and subscribers: .pub .from .to .reason */
@@ -135,8 +135,8 @@ struct agent_action {
 	char key_name[ADDRLIST_NAME_MAX];
 	bool fresh_ok;
 	int server;                      /* AA_REGISTER, AA_PROBE */
-	const struct netaddr *addr;      /* AA_REGISTER, AA_PROBE: into the agent */
-	const char *route;               /* "" or "host[:port]" of the server behind a proxy */
+	struct netaddr addr;             /* AA_REGISTER, AA_PROBE */
+	char route[AGENT_ROUTE_MAX];     /* "" or "host[:port]" of the server behind a proxy */
 	enum conf_transport tp;
 	int expires;
 	bool release_old;                /* AA_ABANDON */
@@ -149,7 +149,7 @@ struct agent_action {
 enum agent_log_level { AGL_NONE, AGL_INFO, AGL_WARN, AGL_ERROR };
 
 struct agent_actions {
-	struct agent_action v[AGENT_ACTIONS_MAX];
+	struct agent_action v[AGENT_ACTIONS_MAX + 1]; /* the last: a bug's overflow (never executed) */
 	int n;
 	/* At most one log line per step: the transition with its reason,
 	 * or what was published when the state stayed. */
@@ -201,9 +201,9 @@ struct agent {
 	bool final;                 /* stopped for good: AE_REGISTER_NOW is refused */
 	bool restart;               /* AE_REGISTER_NOW while the stop's un-REGISTER runs */
 	bool idle;                  /* no call up */
-	bool failback_pending;      /* a failback waits for the call to end (C.4) */
+	bool failback_pending;      /* a failback waits for the call to end (F.5) */
 	bool refreshing;            /* an AK_REFRESH lookup is in flight */
-	bool resumed, resumed_registered; /* restored from the store (D.2) */
+	bool resumed, resumed_registered; /* restored from the store (D.3) */
 	int failed_cycles;          /* full passes over every server without a 200 */
 	unsigned failovers;
 	int granted_s;
@@ -218,7 +218,7 @@ struct agent {
 	char address[NETADDR_STR_MAX];   /* cur as text, "" none */
 	int addr_server;                 /* the server cur leads to */
 	enum dns_status dns_status;      /* of the last lookup: an event on a change only */
-	/* the failback probe's addressing (C.3, B) */
+	/* the failback probe's addressing (C.4, B) */
 	struct netaddr probe_addr;
 	char probe_route[AGENT_ROUTE_MAX];
 	char primary_ok[NETADDR_STR_MAX];/* the primary's address that last took a REGISTER */
@@ -231,7 +231,7 @@ struct agent {
 /* The agent's settings for line CL of configuration C (rand left unset). */
 void agent_configure(struct agent_config *ac, const struct conf *c, const struct conf_line *cl);
 void agent_init(struct agent *a, const struct agent_config *cfg);
-/* Restored state (D.2): start at SERVER through ADDRESS ("IP:PORT", ""
+/* Restored state (D.3): start at SERVER through ADDRESS ("IP:PORT", ""
  * none) if the next hop still has it; bit i of REGISTERED_BEFORE says
  * server i answered a REGISTER with 200 before (A.2); MIN_EXPIRES was
  * learned from that server (A.4's 423). */

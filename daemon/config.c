@@ -487,7 +487,7 @@ enum kind { K_INT, K_BOOL, K_STR, K_GROUP, K_FN };
 
 #define F_REQUIRED 0x1
 #define F_NONEMPTY 0x2
-#define F_SECRET   0x4  /* any bytes; never echoed (RULES D: passwords never shown) */
+#define F_SECRET   0x4  /* any bytes; never echoed (RULES D.13: passwords never shown) */
 #define F_NAME     0x8  /* a DNS name: a final dot is not counted in len_max */
 
 struct key;
@@ -1211,7 +1211,7 @@ static void print_line(FILE *f, const struct conf_line *l)
 	print_kv_str(f, in, "user", l->user);
 	print_kv_str(f, in, "domain", l->domain);
 	print_kv_str(f, in, "auth_user", l->auth_user);
-	/* RULES D: the password never leaves the daemon; "" stays "" so the
+	/* RULES D.13: the password never leaves the daemon; "" stays "" so the
 	 * output still tells whether one is set. */
 	print_kv_str(f, in, "password", l->password && *l->password ? "********" : "");
 	print_kv_str(f, in, "display_name", l->display_name);
@@ -1307,7 +1307,7 @@ static bool str_eq(const char *a, const char *b)
 	return strcmp(a, b) == 0;
 }
 
-/* Reload (RULES D) restarts a line only when this is false, so every field
+/* Reload (RULES D.9) restarts a line only when this is false, so every field
  * that changes its behaviour is compared, the password included. */
 bool conf_line_equal(const struct conf_line *a, const struct conf_line *b)
 {

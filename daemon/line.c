@@ -203,7 +203,7 @@ static void send_register(struct line *l, const struct agent_action *x, bool pro
 		if (!probe)
 			l->main_server = x->server;
 	}
-	if (!*slot || sip_reg_register(*slot, x->addr->ip, x->addr->port, x->tp, x->expires, x->route) != 0)
+	if (!*slot || sip_reg_register(*slot, x->addr.ip, x->addr.port, x->tp, x->expires, x->route) != 0)
 		failed_to_send(l, probe ? AQ_PROBE : AQ_REGISTER, "out of memory");
 }
 

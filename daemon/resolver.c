@@ -174,7 +174,7 @@ static int cmp_str(const void *a, const void *b)
 /* The answer as text, "IP:PORT IP:PORT ..." (the store's form); SORTED:
  * as a set. A round-robin nameserver rotates its A records and
  * equal-priority SRV records are shuffled by weight on every lookup, so
- * their order says nothing: only a changed set is written (RULES D: on
+ * their order says nothing: only a changed set is written (RULES D.4: on
  * change, not on a clock). */
 static void join(const struct dns_answer *a, bool sorted, char *buf, size_t size)
 {
@@ -244,7 +244,7 @@ static struct entry *find_entry(struct resolver *r, const struct dns_key *k, boo
 	return e;
 }
 
-/* RULES D: an answer from before the restart is a last good answer: used
+/* RULES D.5: an answer from before the restart is a last good answer: used
  * when DNS fails, never taken for fresh. */
 static void load_stored(struct resolver *r, struct entry *e)
 {

@@ -181,9 +181,9 @@ static const char *register_address(const struct h *h)
 {
 	static char buf[NETADDR_STR_MAX];
 	const struct agent_action *x = find(h, AA_REGISTER);
-	if (!x || !x->addr)
+	if (!x)
 		return "";
-	netaddr_format(buf, sizeof buf, x->addr);
+	netaddr_format(buf, sizeof buf, &x->addr);
 	return buf;
 }
 
@@ -892,13 +892,13 @@ TEST(test_C4_probe_rotates_over_the_primary_addresses)
 	const struct agent_action *x = find(&h, AA_PROBE);
 	char s[NETADDR_STR_MAX];
 	CHECK(x);
-	netaddr_format(s, sizeof s, x->addr);
+	netaddr_format(s, sizeof s, &x->addr);
 	CHECK_STR(s, "192.0.2.1:5060");          /* the one that last worked */
 	ev(&h, AE_PROBE, VERDICT_TIMEOUT, 408);
 	CHECK(fire(&h, AT_FAILBACK) == 0);
 	x = find(&h, AA_PROBE);
 	CHECK(x);
-	netaddr_format(s, sizeof s, x->addr);
+	netaddr_format(s, sizeof s, &x->addr);
 	CHECK_STR(s, "192.0.2.2:5060");          /* then the next */
 	ev(&h, AE_PROBE, VERDICT_OK, 200);
 	CHECK(find(&h, AA_ADOPT_PROBE));
