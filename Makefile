@@ -27,7 +27,7 @@ CLI_LIBS   := $(shell $(PKG_CONFIG) --libs json-c 2>/dev/null)
 # The pure modules: every line decision and its helpers. They link with
 # no library at all (no Sofia-SIP, libevent, SQLite, libconfig), which the
 # unit-pure binary below proves on every build.
-PURE_SRC   = agent.c addrlist.c netaddr.c backoff.c srv.c verdict.c
+PURE_SRC   = agent.c agent_status.c addrlist.c netaddr.c backoff.c srv.c verdict.c
 PURE_OBJ   = $(addprefix $(BUILD)/,$(PURE_SRC:.c=.o))
 # Modules of the daemon, except main (so unit tests can link the rest).
 DAEMON_SRC = config.c log.c loop.c sip.c resolver.c store.c history.c line.c lines.c ctl.c notify.c $(PURE_SRC)

@@ -240,7 +240,7 @@ void agent_resume(struct agent *a, int server, uint32_t registered_before, int m
 /* The configuration moved (reload, unchanged line): same values, new memory. */
 void agent_rebind(struct agent *a, const struct conf_server *servers, char *const *proxies);
 void agent_step(struct agent *a, const struct agent_event *ev, int64_t now, struct agent_actions *out);
-/* What the line shows at NOW (ms, the agent's clock); the caller adds
+/* agent_status.c: what the line shows at NOW (ms, the agent's clock); the caller adds
  * .id and turns .error_at (the agent's ms) into wall-clock time. */
 void agent_status(const struct agent *a, int64_t now, struct line_status *st);
 /* Whether an operator command may run now: 0, -EINVAL (the line is
@@ -248,6 +248,7 @@ void agent_status(const struct agent *a, int64_t now, struct line_status *st);
 int agent_command_ok(const struct agent *a, enum agent_ev_kind k);
 
 const char *agent_state_name(enum agent_state s);
+const char *agent_transport_name(enum conf_transport t);
 const char *agent_pub_name(enum agent_pub p);
 /* "primary", "backup", "backup2", ... */
 void agent_role_name(int i, char *buf, size_t size);

@@ -1012,3 +1012,37 @@ TEST(test_register_after_unregister_starts_again)
 	CHECK(!find(&h, AA_REGISTER) && !find(&h, AA_LOOKUP));
 	return 0;
 }
+
+TEST(test_status_shows_what_the_line_does)
+{
+	struct h h;
+	struct line_status st;
+	setup(&h, 2);
+	h.n_addrs = 2;
+	ev(&h, AE_START, 0, 0);
+	ev(&h, AE_REG, VERDICT_OK, 200);
+	h.now += 10000;
+	agent_status(&h.a, h.now, &st);
+	CHECK_STR(st.state, "registered");
+	CHECK(st.registered);
+	CHECK_STR(st.server_role, "primary");
+	CHECK_STR(st.server_transport, "udp");
+	CHECK_STR(st.address, "192.0.2.1:5060");
+	CHECK_INT(st.expires_in, 3590);
+	CHECK_INT(st.n_addresses, 2);
+	CHECK_INT(st.address_index, 0);
+	CHECK_STR(st.dns_name, "s0.example");
+	CHECK_INT(st.dns_refresh_in, 50);
+	CHECK_INT(st.next_attempt_in, -1);
+	CHECK(!st.error_reason);
+	ev(&h, AE_REG, VERDICT_TIMEOUT, 408);     /* refresh failed: next address */
+	ev(&h, AE_REG, VERDICT_TIMEOUT, 408);     /* and the other: the backup */
+	ev(&h, AE_REG, VERDICT_TIMEOUT, 408);
+	ev(&h, AE_REG, VERDICT_TIMEOUT, 408);     /* every server down */
+	agent_status(&h.a, h.now, &st);
+	CHECK_STR(st.state, "failed");
+	CHECK_STR(st.server_role, "backup");
+	CHECK(st.error_reason && strstr(st.error_reason, "timed out"));
+	CHECK(st.next_attempt_in > 0);
+	return 0;
+}
