@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# dns.sh BUILD_DIR - SPEC B timing on the loopback bed: a server given by a
+# dns.sh BUILD_DIR - RULES B timing on the loopback bed: a server given by a
 # name with two A records, each a local Kamailio registrar (a server farm
 # behind one name), and dnsmasq as the nameserver (test/integration/lib.sh).
 # Scaled timers: t1 = 100 ms, retry_count 3, heartbeat.interval 2 s,
@@ -119,7 +119,7 @@ stop_daemon
 
 mkdir -p "$HERE/results"
 {
-	echo "# sipuad SPEC B timing: $ROUNDS rounds on loopback, one server name with two A records (two Kamailio), t1 = $T1 ms, retry_count $N, heartbeat $HB s, dns_timeout $DNS_TIMEOUT s ($(date -u +%Y-%m-%dT%H:%M:%SZ), $(uname -m), build: $(basename "$BUILD"))"
+	echo "# sipuad RULES B timing: $ROUNDS rounds on loopback, one server name with two A records (two Kamailio), t1 = $T1 ms, retry_count $N, heartbeat $HB s, dns_timeout $DNS_TIMEOUT s ($(date -u +%Y-%m-%dT%H:%M:%SZ), $(uname -m), build: $(basename "$BUILD"))"
 	echo "# seconds from the fault (or the start) until status shows the line registered through the other address; polled every 50 ms"
 	table_head
 	row "(a) address in use SIGKILLed -> next address" $((HB * 1000 + 1000)) "${tk[@]}"

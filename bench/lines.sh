@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# lines.sh BUILD_DIR - what a registered line costs (SPEC I.5): one sipuad
+# lines.sh BUILD_DIR - what a registered line costs (RULES I.5): one sipuad
 # with LINES lines (default 1000, distinct users) on one local Kamailio
 # registrar, against a baseline sipuad with 1 line and the same config.
 # Field timers: T1 500 ms, expires 3600 s, heartbeat 30 s (HEARTBEAT=S, 0 =

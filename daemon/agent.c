@@ -216,6 +216,18 @@ static void disarm_session(struct agent *a)
 	a->deadline[AT_BUDGET] = 0;
 	a->deadline[AT_HEARTBEAT] = 0;
 	a->deadline[AT_HB_ANSWER] = 0;
+	a->deadline[AT_REFRESH] = 0;
+	a->refresh_busy = false;
+}
+
+/* A.5: the binding is refreshed at a uniform 50-75 % of what the server
+ * granted: early enough for a retry budget and a failover before it runs
+ * out, spread so lines that registered together do not refresh together. */
+static void arm_refresh(struct agent *a, int64_t now, int granted_s)
+{
+	uint32_t r = a->cfg.rand ? a->cfg.rand(a->cfg.rand_arg) : UINT32_MAX;
+	int64_t g = (int64_t)(granted_s > 2 ? granted_s : 2) * 1000;
+	a->deadline[AT_REFRESH] = now + g / 2 + (int64_t)((double)(g / 4) * ((double)r / (double)UINT32_MAX));
 }
 
 static void drop_probe(struct agent *a, struct agent_actions *out)
@@ -516,8 +528,10 @@ static void registered(struct agent *a, const struct agent_event *ev, int64_t no
 	granted(a, a->server, ev, now);
 	a->bound = true;
 	a->reg = AR_NEW;
+	a->refresh_busy = false;
 	a->deadline[AT_BUDGET] = 0;
 	a->deadline[AT_RETRY] = 0;
+	arm_refresh(a, now, ev->expires);
 	because(a, "granted %d s", ev->expires);
 	transition(a, AG_REGISTERED);
 	if (!was)
@@ -533,6 +547,7 @@ static void on_reg(struct agent *a, const struct agent_event *ev, int64_t now, s
 	char why[AGENT_REASON_MAX];
 	if (a->halted || (a->state != AG_REGISTERING && a->state != AG_REGISTERED))
 		return; /* an answer the line no longer waits for */
+	a->refresh_busy = false;
 	enum verdict v = verdict_register(ev->status, ev->local, a->route[0] != '\0');
 	if (v == VERDICT_OK) {
 		registered(a, ev, now, out);
@@ -640,6 +655,7 @@ static void adopt_probe(struct agent *a, const struct agent_event *ev, int64_t n
 	a->deadline[AT_FAILBACK] = 0;
 	disarm_session(a);
 	arm_heartbeat(a, now);
+	arm_refresh(a, now, ev->expires);
 	cancel_refresh(a, out);
 	if (addrlist_begin(&a->al, &a->cfg.servers[0], now) == AL_USE) {
 		addrlist_adopt(&a->al, a->address);
@@ -801,7 +817,7 @@ static void on_timer(struct agent *a, enum agent_timer t, int64_t now, struct ag
 		start_register(a, a->retry_server, now, false, true, AR_NEW, out);
 		return;
 	case AT_BUDGET:
-		if (a->state == AG_REGISTERING)
+		if (a->state == AG_REGISTERING || (a->state == AG_REGISTERED && a->refresh_busy))
 			snprintf(why, sizeof why, "REGISTER to %s timed out after %d transmissions",
 				 a->address, a->cfg.retry_count);
 		else if (a->state == AG_UNREGISTERING && a->unreg == AU_4XX)
@@ -838,6 +854,21 @@ static void on_timer(struct agent *a, enum agent_timer t, int64_t now, struct ag
 		}
 		probe_now(a, now, out);
 		return;
+	case AT_REFRESH: {
+		if (a->state != AG_REGISTERED || a->refresh_busy)
+			return;
+		/* the same binding, through the same address; the state stays */
+		struct agent_action *x = act(a, out, AA_REGISTER);
+		x->server = a->server;
+		x->addr = a->cur;
+		snprintf(x->route, sizeof x->route, "%s", a->route);
+		x->tp = a->cfg.servers[a->server].transport;
+		x->expires = expires_for(a, a->server);
+		a->refresh_busy = true;
+		if (!is_last(a, a->server) || addrlist_left(&a->al) > 0)
+			a->deadline[AT_BUDGET] = now + agent_budget_ms(&a->cfg);
+		return;
+	}
 	case AT_DNS:
 		if (a->refreshing || a->state == AG_RESOLVING || a->state == AG_DISABLED)
 			return;
@@ -861,6 +892,7 @@ static void on_stop(struct agent *a, bool final, struct agent_actions *out)
 	a->restart = false; /* a stop outranks an earlier `register` */
 	for (int t = 0; t < AT_MAX; t++)
 		a->deadline[t] = 0;
+	a->refresh_busy = false;
 	drop_probe(a, out);
 	cancel_refresh(a, out);
 	if (a->state == AG_RESOLVING)

@@ -21,7 +21,7 @@ enum agent_state {
 	AG_DISABLED,      /* enabled = false: never sends anything */
 	AG_RESOLVING,     /* looking up the next hop of a new attempt */
 	AG_REGISTERING,   /* a REGISTER is in flight (see enum agent_reg) */
-	AG_REGISTERED,    /* the registrar holds our binding; nua refreshes it */
+	AG_REGISTERED,    /* the registrar holds our binding; refreshed at AT_REFRESH */
 	AG_UNREGISTERING, /* an un-REGISTER is in flight (see enum agent_unreg) */
 	AG_WAITING,       /* idle until AT_RETRY (start spread, stopped by the operator) */
 	AG_FAILED,        /* every server unavailable, or credentials refused: retry at AT_RETRY */
@@ -54,6 +54,7 @@ enum agent_timer {
 	AT_HB_ANSWER, /* an OPTIONS unanswered this long is a miss (A.7) */
 	AT_FAILBACK,  /* next failback probe to the primary (C.4) */
 	AT_DNS,       /* the next hop's answer runs out: look it up again (B.2) */
+	AT_REFRESH,   /* refresh the registration inside its granted expiry (A.5) */
 	AT_MAX
 };
 
@@ -203,6 +204,7 @@ struct agent {
 	bool idle;                  /* no call up */
 	bool failback_pending;      /* a failback waits for the call to end (F.5) */
 	bool refreshing;            /* an AK_REFRESH lookup is in flight */
+	bool refresh_busy;          /* a refresh REGISTER is in flight (in AG_REGISTERED) */
 	bool resumed, resumed_registered; /* restored from the store (D.3) */
 	int failed_cycles;          /* full passes over every server without a 200 */
 	unsigned failovers;

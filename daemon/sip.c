@@ -26,6 +26,8 @@
 /* nua keeps its own keepalives and NAT probing unless told not to: the
  * heartbeat is ours (RULES A.7), and a registration must not move by itself. */
 #define SIP_OUTBOUND_OFF "no-validate no-natify no-options-keepalive"
+/* T4 of RFC 3261 17.1.2.2 (its default is 5 s); see sip_init. */
+#define SIP_T4_MS 1000
 /* Re-challenges answered when the server says the nonce went stale. */
 #define SIP_STALE_MAX 3
 
@@ -36,10 +38,18 @@ struct sip {
 	void *done_arg;
 };
 
+/* A binding keeps no nua handle between requests. REGISTERs go out as
+ * plain requests (nua_method), not through nua's registration usage: that
+ * usage holds about 9 KB a line for as long as its handle lives (the
+ * request kept for refreshes, the leg, the dialog usage; bench/lines.sh),
+ * and a handle with one cannot be let go without nua un-REGISTERing it.
+ * The agent decides when to refresh (RULES A.5); what carries a binding
+ * from one request to the next is its Call-ID, CSeq and Contact, kept here. */
 struct sip_reg {
 	struct sip *sip;
-	nua_handle_t *nh;
-	nua_handle_t *ping;     /* OPTIONS: a handle of its own */
+	nua_handle_t *nh;       /* the REGISTER or un-REGISTER in flight, or NULL */
+	enum sip_op nh_op;      /* ... which of the two */
+	nua_handle_t *ping;     /* the OPTIONS in flight, or NULL */
 	sip_outcome_cb *cb;
 	void *ctx;
 	char *line_id, *user, *domain, *auth_user, *password;
@@ -52,8 +62,10 @@ struct sip_reg {
 	char *from;
 	int expires;            /* asked for */
 	int challenges;         /* answered since the last final non-challenge */
-	bool spent;             /* REGISTER failed: nua's request is left half-done */
-	bool leg_started;       /* the handle has sent its first REGISTER */
+	bool renew;             /* a REGISTER failed: the next one starts a new Call-ID */
+	bool used;              /* a request went out with call_id */
+	bool retried_423;       /* this request was sent again with Min-Expires */
+	uint32_t cseq;          /* the last CSeq sent with call_id */
 	char call_id[128];
 };
 
@@ -130,30 +142,60 @@ static int authenticate(struct sip_reg *r, int status, const sip_t *sip)
 	return 0;
 }
 
-static void reg_response(struct sip_reg *r, enum sip_op op, int status,
-			 const char *phrase, const sip_t *sip)
+static int send_register(struct sip_reg *r, enum sip_op op);
+
+/* The request is over: nua's state for it goes with its handle. */
+static void end_request(struct sip_reg *r)
 {
+	if (!r->nh)
+		return;
+	nua_handle_destroy(r->nh);
+	r->nh = NULL;
+	loop_kick(r->sip->loop);
+}
+
+static void reg_response(struct sip_reg *r, int status, const char *phrase, const sip_t *sip)
+{
+	enum sip_op op = r->nh_op;
 	if (status < 200)
-		return; /* 100 Re-Negotiating Expiration: nua handles 423 itself */
+		return;
 	bool local = !sip || nta_sip_is_internal(sip);
+	if (sip && sip->sip_cseq && sip->sip_cseq->cs_seq > r->cseq)
+		r->cseq = sip->sip_cseq->cs_seq; /* nua counted up for a challenge */
 	if (!local && (status == 401 || status == 407)) {
 		if (authenticate(r, status, sip) == 0)
 			return;
 		log_debug("%s: %d %s: credentials refused", r->line_id, status, phrase);
 	}
+	if (!local && status == 423 && op == SIP_OP_REGISTER && !r->retried_423 && sip->sip_min_expires &&
+	    sip->sip_min_expires->me_delta > (unsigned long)r->expires) {
+		/* RFC 3261 10.2.8: once more, asking for the registrar's
+		 * Min-Expires; the 200 says what was granted. */
+		r->expires = (int)sip->sip_min_expires->me_delta;
+		r->retried_423 = true;
+		if (send_register(r, op) == 0)
+			return;
+	}
 	r->challenges = 0;
-	if (status >= 300)
-		r->spent = true;
+	if (status >= 300 && op == SIP_OP_REGISTER)
+		r->renew = true;
 	int expires = 0;
 	if (status < 300 && op == SIP_OP_REGISTER && sip)
 		expires = granted_expires(r, sip);
+	end_request(r);
 	outcome(r, op, status, phrase, sip, expires);
 }
 
 static void options_response(struct sip_reg *r, int status, const char *phrase, const sip_t *sip)
 {
-	if (status >= 200)
-		outcome(r, SIP_OP_OPTIONS, status, phrase, sip, 0);
+	if (status < 200)
+		return;
+	/* A handle per heartbeat: kept between heartbeats it holds about
+	 * 1.5 KB per line for nothing (bench/lines.sh). */
+	nua_handle_destroy(r->ping);
+	r->ping = NULL;
+	loop_kick(r->sip->loop);
+	outcome(r, SIP_OP_OPTIONS, status, phrase, sip, 0);
 }
 
 static void nua_cb(nua_event_t event, int status, char const *phrase,
@@ -166,13 +208,9 @@ static void nua_cb(nua_event_t event, int status, char const *phrase,
 	struct sip_reg *r = (struct sip_reg *)hmagic;
 
 	switch (event) {
-	case nua_r_register:
-		if (r)
-			reg_response(r, SIP_OP_REGISTER, status, phrase, sip);
-		return;
-	case nua_r_unregister:
-		if (r)
-			reg_response(r, SIP_OP_UNREGISTER, status, phrase, sip);
+	case nua_r_method:
+		if (r && nh == r->nh)
+			reg_response(r, status, phrase, sip);
 		return;
 	case nua_r_options:
 		if (r && nh == r->ping)
@@ -249,6 +287,14 @@ int sip_init(struct sip **out, struct loop *loop, const struct conf *c)
 			    NTATAG_SIP_T2((unsigned)c->t2),
 			    NTATAG_SIP_T1X64((unsigned)c->t1 * 64),
 			    NUTAG_OUTBOUND(SIP_OUTBOUND_OFF),
+			    /* No offer/answer engine until calls need one: nua
+			     * clones it into every handle (2 KB a line). */
+			    NUTAG_MEDIA_ENABLE(0),
+			    /* Timer K (RFC 3261 17.1.2.2): a finished REGISTER is
+			     * kept T4 to absorb retransmitted answers, about 10 KB
+			     * each; T4_MS instead of 5 s keeps a fleet's burst of
+			     * them short, and the heap unfragmented. */
+			    NTATAG_SIP_T4(SIP_T4_MS),
 			    /* nua would wait out a 503's Retry-After and resend by
 			     * itself, hiding the 503: the agent decides (RULES A.3,
 			     * and it holds that server down for Retry-After). */
@@ -322,12 +368,13 @@ static void new_call_id(struct sip_reg *r)
 	char *p = r->call_id;
 	for (size_t i = 0; i < sizeof b; i++)
 		p += sprintf(p, "%02x", b[i]);
-	r->leg_started = false;
+	r->used = false;
+	r->cseq = 0;
 }
 
 void sip_reg_set_call_id(struct sip_reg *r, const char *call_id)
 {
-	if (!call_id || !*call_id || strlen(call_id) >= sizeof r->call_id || r->leg_started)
+	if (!call_id || !*call_id || strlen(call_id) >= sizeof r->call_id || r->used)
 		return;
 	snprintf(r->call_id, sizeof r->call_id, "%s", call_id);
 }
@@ -364,47 +411,61 @@ struct sip_reg *sip_reg_new(struct sip *s, const struct sip_account *a, int serv
 	if (!r->line_id || !r->user || !r->domain || !r->auth_user || !r->password ||
 	    asprintf(&r->from, "%s%s<sip:%s@%s>", display, *display ? " " : "", r->user, r->domain) < 0)
 		goto fail;
-	r->nh = new_handle(r);
-	if (!r->nh)
-		goto fail;
 	return r;
 fail:
 	sip_reg_free(r);
 	return NULL;
 }
 
-/* After a failure nua may still wait for credentials or hold a dead
- * refresh on the handle: start over on a fresh one. A new Call-ID is right
- * then, as the registrar holds no binding made through the old one. */
-static int renew_if_spent(struct sip_reg *r)
+/* RFC 3261 10.2.4: every REGISTER of a Call-ID has a higher CSeq than the
+ * last. The first of a Call-ID is taken from the clock (seconds since
+ * CSEQ_EPOCH): after a restart the restored Call-ID goes on above what the
+ * registrar saw, with nothing written to flash per request. */
+#define CSEQ_EPOCH 1600000000L
+static uint32_t next_cseq(struct sip_reg *r)
 {
-	if (!r->spent)
-		return 0;
-	nua_handle_t *nh = new_handle(r);
-	if (!nh)
-		return -ENOMEM;
-	nua_handle_destroy(r->nh);
-	r->nh = nh;
-	r->spent = false;
-	new_call_id(r);
-	return 0;
+	uint32_t clock = (uint32_t)(time(NULL) - CSEQ_EPOCH);
+	r->cseq = r->cseq + 1 > clock ? r->cseq + 1 : clock;
+	r->used = true;
+	return r->cseq;
 }
 
-/* Everything REGISTER and un-REGISTER share: the pinned next hop, the
- * Request-URI, our Contact. */
-#define REG_TAGS(r, registrar, params)                          \
-	NUTAG_PROXY((r)->proxy), NUTAG_REGISTRAR(registrar),    \
-	NUTAG_M_USERNAME((r)->user), NUTAG_M_PARAMS(params),    \
-	NUTAG_OUTBOUND(SIP_OUTBOUND_OFF)
-
-static void reg_strings(const struct sip_reg *r, char *registrar, size_t rsize,
-			char *params, size_t psize)
+/* Our Contact's parameters: ;line=ID;srv=N so our bindings are told apart
+ * (the probe's from the backup's), and the transport unless UDP so
+ * requests to us come the way the line registered. nua builds the Contact
+ * itself from its transport's address, our user and these. */
+static void contact_params(const struct sip_reg *r, char *buf, size_t size)
 {
-	snprintf(registrar, rsize, "sip:%s", r->domain);
-	/* nua would advertise its UDP contact on a TCP registration: say the
-	 * transport, so requests to us come the way the line registered. */
-	snprintf(params, psize, "line=%s;srv=%d%s", r->line_id, r->server,
+	snprintf(buf, size, "line=%s;srv=%d%s", r->line_id, r->server,
 		 r->tp == CONF_TP_UDP ? "" : r->tp == CONF_TP_TCP ? ";transport=tcp" : ";transport=tls");
+}
+
+/* One REGISTER (OP: or its un-REGISTER, Expires: 0) on a handle of its
+ * own; one still in flight is abandoned. */
+static int send_register(struct sip_reg *r, enum sip_op op)
+{
+	char ruri[CONF_DOMAIN_MAX + 8], params[CONF_ID_MAX + 48], exp[16], cseq[32];
+	contact_params(r, params, sizeof params);
+	if (r->nh)
+		nua_handle_destroy(r->nh);
+	r->nh = new_handle(r);
+	if (!r->nh)
+		return -ENOMEM;
+	r->nh_op = op;
+	r->challenges = 0;
+	snprintf(ruri, sizeof ruri, "sip:%s", r->domain);
+	snprintf(exp, sizeof exp, "%d", op == SIP_OP_REGISTER ? r->expires : 0);
+	snprintf(cseq, sizeof cseq, "%lu REGISTER", (unsigned long)next_cseq(r));
+	/* DESIGN "Rules": we choose the destination: nta gets a numeric next
+	 * hop and so does no DNS and no failover of its own; the Request-URI
+	 * keeps the domain. */
+	nua_set_hparams(r->nh, NUTAG_PROXY(r->proxy), NUTAG_M_USERNAME(r->user), NUTAG_M_PARAMS(params),
+			TAG_IF(r->route[0], NUTAG_INITIAL_ROUTE_STR(r->route)), TAG_END());
+	nua_method(r->nh, NUTAG_METHOD("REGISTER"), NUTAG_URL(ruri), NUTAG_PROXY(r->proxy),
+		   SIPTAG_EXPIRES_STR(exp), SIPTAG_CALL_ID_STR(r->call_id), SIPTAG_CSEQ_STR(cseq),
+		   TAG_END());
+	loop_kick(r->sip->loop);
+	return 0;
 }
 
 /* RFC 3261 8.1.2: through an outbound proxy, the request carries the
@@ -421,55 +482,23 @@ static void set_route(struct sip_reg *r, const char *route)
 int sip_reg_register(struct sip_reg *r, const char *ip, int port,
 		     enum conf_transport tp, int expires, const char *route)
 {
-	char registrar[300], params[CONF_ID_MAX + 48], exp[16];
 	netaddr_host(r->target, sizeof r->target, ip, port);
 	r->tp = tp;
 	set_route(r, route);
-	/* DESIGN "Rules": we choose the destination: nta gets a numeric next hop
-	 * and so does no DNS and no failover of its own; the Request-URI keeps
-	 * the domain. */
 	pin_url(r->proxy, sizeof r->proxy, r->target, tp);
-	reg_strings(r, registrar, sizeof registrar, params, sizeof params);
-	snprintf(exp, sizeof exp, "%d", expires);
 	r->expires = expires;
-	r->challenges = 0;
-	if (renew_if_spent(r) != 0)
-		return -ENOMEM;
-	nua_set_hparams(r->nh, NUTAG_PROXY(r->proxy),
-			TAG_IF(r->route[0], NUTAG_INITIAL_ROUTE_STR(r->route)), TAG_END());
-	/* The first request of a handle fixes its dialog: our Call-ID, and a
-	 * CSeq from the clock. nua counts up by one per request, far slower
-	 * than seconds pass, so after a restart the same Call-ID always goes
-	 * on with a higher CSeq (RFC 3261 10.2.4) with nothing written to
-	 * flash per refresh. */
-	char cseq[32] = "";
-	if (!r->leg_started)
-		snprintf(cseq, sizeof cseq, "%lu REGISTER", (unsigned long)(time(NULL) - 1600000000L));
-	nua_register(r->nh, REG_TAGS(r, registrar, params), SIPTAG_EXPIRES_STR(exp),
-		     TAG_IF(!r->leg_started, SIPTAG_CALL_ID_STR(r->call_id)),
-		     TAG_IF(!r->leg_started, SIPTAG_CSEQ_STR(cseq)),
-		     TAG_END());
-	r->leg_started = true;
-	loop_kick(r->sip->loop);
-	return 0;
+	r->retried_423 = false;
+	if (r->renew) /* the registrar holds no binding made through the old one */
+		new_call_id(r);
+	r->renew = false;
+	return send_register(r, SIP_OP_REGISTER);
 }
 
 int sip_reg_unregister(struct sip_reg *r)
 {
-	char registrar[300], params[CONF_ID_MAX + 48];
 	if (!r->proxy[0])
 		return -EINVAL;
-	reg_strings(r, registrar, sizeof registrar, params, sizeof params);
-	r->challenges = 0;
-	/* On a spent handle nua has no usage to end: a fresh one sends the
-	 * Expires: 0 for the same Contact all the same. */
-	if (renew_if_spent(r) != 0)
-		return -ENOMEM;
-	nua_set_hparams(r->nh, NUTAG_PROXY(r->proxy),
-			TAG_IF(r->route[0], NUTAG_INITIAL_ROUTE_STR(r->route)), TAG_END());
-	nua_unregister(r->nh, REG_TAGS(r, registrar, params), TAG_END());
-	loop_kick(r->sip->loop);
-	return 0;
+	return send_register(r, SIP_OP_UNREGISTER);
 }
 
 int sip_reg_options(struct sip_reg *r, const char *ip, int port, enum conf_transport tp)

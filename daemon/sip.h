@@ -1,5 +1,6 @@
-/* sip.h - the SIP user agent: one nua stack, requests pinned to numeric targets,
- * every outcome classified for the line agent. Only sip.c includes nua. */
+/* sip.h - the SIP user agent: one nua stack, requests pinned to numeric
+ * targets, every outcome reported as facts for the line agent. Only sip.c
+ * includes nua. */
 #ifndef SIPUAD_SIP_H
 #define SIPUAD_SIP_H
 
@@ -52,14 +53,15 @@ struct sip_reg *sip_reg_new(struct sip *s, const struct sip_account *a, int serv
  * a second. A binding whose REGISTER failed gets a new one. */
 void sip_reg_set_call_id(struct sip_reg *r, const char *call_id);
 const char *sip_reg_call_id(const struct sip_reg *r);
-/* REGISTER to IP:PORT over TP asking for EXPIRES s; nua refreshes it before
- * the granted expiry and reports each refresh's outcome too. ROUTE
+/* REGISTER to IP:PORT over TP asking for EXPIRES s (a refresh is the same
+ * call again: the caller decides when; a 423 is retried once with the
+ * registrar's Min-Expires, a challenge answered once). ROUTE
  * ("host[:port]", NULL or "" for none): IP:PORT is an outbound proxy and
  * the request carries Route: <sip:ROUTE;lr> to the server (so do the
  * un-REGISTER and OPTIONS of this binding). */
 int sip_reg_register(struct sip_reg *r, const char *ip, int port,
 		     enum conf_transport tp, int expires, const char *route);
-/* un-REGISTER (Expires: 0) this handle's binding at its current target. */
+/* un-REGISTER (Expires: 0) this binding at its current target. */
 int sip_reg_unregister(struct sip_reg *r);
 /* OPTIONS to the target of the last sip_reg_register() (or to IP:PORT/TP
  * when IP is given), on a handle of its own so it never disturbs the

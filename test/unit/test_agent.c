@@ -1046,3 +1046,29 @@ TEST(test_status_shows_what_the_line_does)
 	CHECK(st.next_attempt_in > 0);
 	return 0;
 }
+
+TEST(test_A5_the_agent_refreshes_inside_the_granted_expiry)
+{
+	struct h h;
+	up_on_primary(&h, 2);                     /* granted 3600 s */
+	CHECK_INT(h.a.deadline[AT_REFRESH] - h.now, 2700000); /* 75 % at the top of the jitter */
+	h.a.deadline[AT_HEARTBEAT] = 0;
+	CHECK(fire(&h, AT_REFRESH) == 0);
+	CHECK(registered_to(&h, 0));
+	CHECK_STR(register_address(&h), "192.0.2.1:5060"); /* same binding, same address */
+	CHECK(!find(&h, AA_ABANDON) && !find(&h, AA_LOOKUP));
+	CHECK_INT(h.a.state, AG_REGISTERED);     /* a refresh is not a new registration */
+	CHECK_STR(h.out.log, "");                /* and costs no log line */
+	CHECK(h.a.deadline[AT_BUDGET] > h.now);  /* it has the retry budget */
+	struct agent_event e = { .kind = AE_OUTCOME, .req = AQ_REGISTER, .status = 200, .expires = 60 };
+	step(&h, &e);                             /* the server now grants 60 s */
+	CHECK(!find_pub(&h, AP_REGISTERED));
+	CHECK_INT(h.a.deadline[AT_REFRESH] - h.now, 45000);
+	h.r = 0;
+	CHECK(fire(&h, AT_REFRESH) == 0);
+	CHECK(fire(&h, AT_BUDGET) == 0);          /* a silent server: the refresh fails over */
+	const struct agent_action *p = find_pub(&h, AP_FAILOVER);
+	CHECK(p && strstr(p->reason, "timed out after 3 transmissions"));
+	CHECK(registered_to(&h, 1));
+	return 0;
+}
