@@ -259,6 +259,17 @@ static void use_current(struct agent *a)
 	snprintf(a->route, sizeof a->route, "%s", a->al.route);
 }
 
+/* Ask the runner for K's addresses (AE_ANSWER follows); FRESH_OK: a fresh
+ * cached answer will do. */
+static void ask(struct agent *a, struct agent_actions *out, enum agent_lookup kind,
+		const struct dns_key *k, bool fresh_ok)
+{
+	struct agent_action *x = act(a, out, AA_LOOKUP);
+	x->lookup = kind;
+	set_key(x, k);
+	x->fresh_ok = fresh_ok;
+}
+
 /* An IP literal is its own answer (RULES B.3): no lookup, no resolving. */
 static bool literal_answer(const struct dns_key *k, struct dns_answer *ans)
 {
@@ -292,8 +303,10 @@ static void note_dns(struct agent *a, const struct dns_answer *ans, struct agent
 	publish_text(a, out, AP_DNS, "", "", why);
 }
 
-/* REGISTER through the address in use. */
-static void send_register(struct agent *a, int64_t now, struct agent_actions *out)
+/* A REGISTER of the line's binding through the address in use. C.5: it
+ * gets retry_count transmissions, except through the last address of the
+ * last server, which gets RFC 3261's full 64*T1 (nta's own timeout ends it). */
+static void emit_register(struct agent *a, int64_t now, struct agent_actions *out)
 {
 	struct agent_action *x = act(a, out, AA_REGISTER);
 	x->server = a->server;
@@ -301,16 +314,18 @@ static void send_register(struct agent *a, int64_t now, struct agent_actions *ou
 	snprintf(x->route, sizeof x->route, "%s", a->route);
 	x->tp = a->cfg.servers[a->server].transport;
 	x->expires = expires_for(a, a->server);
+	if (!is_last(a, a->server) || addrlist_left(&a->al) > 0)
+		a->deadline[AT_BUDGET] = now + agent_budget_ms(&a->cfg);
+}
+
+static void send_register(struct agent *a, int64_t now, struct agent_actions *out)
+{
 	if (a->route[0])
 		because(a, "REGISTER to %s via %s", a->route, a->address);
 	else
 		because(a, "REGISTER to %s", a->address);
+	emit_register(a, now, out);
 	transition(a, AG_REGISTERING);
-	/* C.5: retry_count transmissions, except through the last address of
-	 * the last server, which gets RFC 3261's full 64*T1 (nta's own
-	 * timeout ends it). */
-	if (!is_last(a, a->server) || addrlist_left(&a->al) > 0)
-		a->deadline[AT_BUDGET] = now + agent_budget_ms(&a->cfg);
 }
 
 static void server_failed(struct agent *a, int64_t now, const char *reason, struct agent_actions *out);
@@ -326,12 +341,9 @@ static void lookup_attempt(struct agent *a, int64_t now, struct agent_actions *o
 		attempt_answer(a, &lit, now, out);
 		return;
 	}
-	struct agent_action *x = act(a, out, AA_LOOKUP);
-	x->lookup = AK_ATTEMPT;
-	set_key(x, &k);
 	/* B.4: after every address failed, the nameservers are asked, not
 	 * the cache. */
-	x->fresh_ok = !a->al.exhausted;
+	ask(a, out, AK_ATTEMPT, &k, !a->al.exhausted);
 	because(a, "looking up %s", k.name);
 	transition(a, AG_RESOLVING);
 }
@@ -670,10 +682,7 @@ static void adopt_probe(struct agent *a, const struct agent_event *ev, int64_t n
 		addrlist_adopt(&a->al, a->address);
 		return;
 	}
-	struct agent_action *x = act(a, out, AA_LOOKUP);
-	x->lookup = AK_REFRESH;
-	set_key(x, &k);
-	x->fresh_ok = true;
+	ask(a, out, AK_REFRESH, &k, true);
 	a->refreshing = true;
 }
 
@@ -756,10 +765,7 @@ static void probe_now(struct agent *a, int64_t now, struct agent_actions *out)
 		send_probe(a, out);
 		return;
 	}
-	struct agent_action *x = act(a, out, AA_LOOKUP);
-	x->lookup = AK_PROBE;
-	set_key(x, &k);
-	x->fresh_ok = true;
+	ask(a, out, AK_PROBE, &k, true);
 	a->probe = APB_LOOKUP;
 }
 
@@ -858,26 +864,16 @@ static void on_timer(struct agent *a, enum agent_timer t, int64_t now, struct ag
 		if (a->state != AG_REGISTERED || a->refresh_busy)
 			return;
 		/* the same binding, through the same address; the state stays */
-		struct agent_action *x = act(a, out, AA_REGISTER);
-		x->server = a->server;
-		x->addr = a->cur;
-		snprintf(x->route, sizeof x->route, "%s", a->route);
-		x->tp = a->cfg.servers[a->server].transport;
-		x->expires = expires_for(a, a->server);
+		emit_register(a, now, out);
 		a->refresh_busy = true;
-		if (!is_last(a, a->server) || addrlist_left(&a->al) > 0)
-			a->deadline[AT_BUDGET] = now + agent_budget_ms(&a->cfg);
 		return;
 	}
 	case AT_DNS:
 		if (a->refreshing || a->state == AG_RESOLVING || a->state == AG_DISABLED)
 			return;
-		struct agent_action *x = act(a, out, AA_LOOKUP);
-		x->lookup = AK_REFRESH;
 		struct dns_key k = addrlist_key(&a->al);
-		set_key(x, &k);
 		/* another line using the name may just have renewed it */
-		x->fresh_ok = true;
+		ask(a, out, AK_REFRESH, &k, true);
 		a->refreshing = true;
 		return;
 	case AT_MAX:

@@ -44,32 +44,6 @@ static struct conf_server server(const char *host, int port)
 	return sv;
 }
 
-TEST(test_addrlist_split_hostport)
-{
-	char host[64];
-	int port;
-	CHECK(netaddr_split("proxy.example", host, sizeof host, &port) == 0);
-	CHECK_STR(host, "proxy.example");
-	CHECK_INT(port, 0);
-	CHECK(netaddr_split("192.0.2.10:5070", host, sizeof host, &port) == 0);
-	CHECK_STR(host, "192.0.2.10");
-	CHECK_INT(port, 5070);
-	CHECK(netaddr_split("[2001:db8::1]", host, sizeof host, &port) == 0);
-	CHECK_STR(host, "2001:db8::1");
-	CHECK_INT(port, 0);
-	CHECK(netaddr_split("[2001:db8::1]:5062", host, sizeof host, &port) == 0);
-	CHECK_STR(host, "2001:db8::1");
-	CHECK_INT(port, 5062);
-	CHECK(netaddr_split("", host, sizeof host, &port) != 0);
-	CHECK(netaddr_split("p:0", host, sizeof host, &port) != 0);
-	CHECK(netaddr_split("p:99999", host, sizeof host, &port) != 0);
-	CHECK(netaddr_split("[2001:db8::1", host, sizeof host, &port) != 0);
-	CHECK(netaddr_split("[::1]x", host, sizeof host, &port) != 0);
-	return 0;
-}
-
-/* B.3 and the first attempt: a literal is "looked up" once (the resolver
- * answers it without asking anyone), then used as is. */
 TEST(test_addrlist_literal_server_without_proxies)
 {
 	struct addrlist al;

@@ -84,8 +84,14 @@ TEST(test_netaddr_forms)
 	CHECK(netaddr_split("[2001:db8::1]:5062", host, sizeof host, &port) == 0);
 	CHECK_STR(host, "2001:db8::1");
 	CHECK_INT(port, 5062);
-	CHECK(netaddr_split("p:", host, sizeof host, &port) != 0);
-	CHECK(netaddr_split("[]", host, sizeof host, &port) != 0);
+	CHECK(netaddr_split("192.0.2.10:5070", host, sizeof host, &port) == 0);
+	CHECK_STR(host, "192.0.2.10");
+	CHECK_INT(port, 5070);
+	CHECK(netaddr_split("[2001:db8::1]", host, sizeof host, &port) == 0);
+	CHECK_INT(port, 0);
+	static const char *const bad[] = { "", "p:", "p:0", "p:99999", "[]", "[2001:db8::1", "[::1]x" };
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+		CHECK(netaddr_split(bad[i], host, sizeof host, &port) != 0);
 	CHECK(netaddr_split("averyveryverylongname", host, 8, &port) != 0);
 	return 0;
 }
