@@ -30,7 +30,7 @@ CLI_LIBS   := $(shell $(PKG_CONFIG) --libs json-c 2>/dev/null)
 PURE_SRC   = agent.c agent_status.c addrlist.c netaddr.c backoff.c srv.c verdict.c
 PURE_OBJ   = $(addprefix $(BUILD)/,$(PURE_SRC:.c=.o))
 # Modules of the daemon, except main (so unit tests can link the rest).
-DAEMON_SRC = config.c log.c loop.c sip.c resolver.c store.c history.c line.c lines.c ctl.c notify.c $(PURE_SRC)
+DAEMON_SRC = config.c log.c loop.c sip.c resolver.c store.c history.c memtrim.c line.c lines.c ctl.c notify.c $(PURE_SRC)
 DAEMON_OBJ = $(addprefix $(BUILD)/,$(DAEMON_SRC:.c=.o))
 PURE_TESTS = main.c test_agent.c test_addrlist.c test_pure.c
 UNIT_SRC   = $(filter-out $(addprefix test/unit/,$(PURE_TESTS)),$(wildcard test/unit/*.c)) test/unit/main.c

@@ -13,6 +13,7 @@
 #include "history.h"
 #include "line.h"
 #include "log.h"
+#include "memtrim.h"
 #include "resolver.h"
 #include "sip.h"
 #include "store.h"
@@ -40,6 +41,7 @@ struct pending {
 };
 
 struct line {
+	struct event_base *base;
 	struct sip *sip;
 	struct store *store;
 	struct resolver *res;
@@ -347,7 +349,10 @@ static void step(struct line *l, const struct agent_event *ev)
 	static const enum log_level levels[] = { [AGL_INFO] = LOG_LVL_INFO, [AGL_WARN] = LOG_LVL_WARN,
 						 [AGL_ERROR] = LOG_LVL_ERROR };
 	struct agent_actions out;
+	enum agent_state before = l->ag.state;
 	agent_step(&l->ag, ev, timeutil_now_ms(), &out);
+	if (l->ag.state == AG_REGISTERED && before != AG_REGISTERED)
+		memtrim_after_burst(l->base); /* lines register in bursts (start, failover) */
 	if (out.log_level != AGL_NONE)
 		log_msg(levels[out.log_level], "%s: %s", l->cl->id, out.log);
 	for (int i = 0; i < out.n; i++)
@@ -411,6 +416,7 @@ struct line *line_new(struct event_base *base, struct sip *sip, struct store *st
 	struct line *l = calloc(1, sizeof *l);
 	if (!l)
 		return NULL;
+	l->base = base;
 	l->sip = sip;
 	l->store = store;
 	l->res = res;

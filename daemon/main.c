@@ -18,6 +18,7 @@
 #include "lines.h"
 #include "log.h"
 #include "loop.h"
+#include "memtrim.h"
 #include "notify.h"
 #include "resolver.h"
 #include "sip.h"
@@ -280,6 +281,7 @@ static void teardown(struct daemon *d)
 		event_base_loopexit(d->base, &tv);
 		event_base_dispatch(d->base);
 	}
+	memtrim_free();
 	resolver_free(d->res); /* before the su_root its sockets live on */
 	sip_free(d->sip);
 	store_close(d->store);
