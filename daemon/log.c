@@ -7,15 +7,18 @@
 
 #include <sofia-sip/su_log.h>
 
+#include "config.h"
 #include "log.h"
 
 #define LOG_LINE_MAX 2048
-#define LOG_SECRETS_MAX 64
+/* Every configured password is masked, also those of a config reloaded
+ * once; past this many distinct ones the oldest (long replaced) go. */
+#define LOG_SECRETS_MAX (2 * CONF_LINES_MAX)
 
 static int use_stderr = 1;
 static enum log_level cur_level = LOG_LVL_INFO;
-static char *secrets[LOG_SECRETS_MAX];
-static int n_secrets;
+static char **secrets;
+static int n_secrets, cap_secrets;
 
 /* Sofia logs in fragments; its lines are assembled here before they are sent. */
 static char sofia_buf[LOG_LINE_MAX];
@@ -47,11 +50,17 @@ void log_add_secret(const char *secret)
 		if (strcmp(secrets[i], secret) == 0)
 			return;
 	if (n_secrets == LOG_SECRETS_MAX) {
-		/* Too many distinct passwords to scan cheaply: forget the oldest.
-		 * Sofia never prints a password anyway; this is defence in depth. */
 		free(secrets[0]);
 		memmove(secrets, secrets + 1, sizeof secrets[0] * (LOG_SECRETS_MAX - 1));
 		n_secrets--;
+	}
+	if (n_secrets == cap_secrets) {
+		int cap = cap_secrets ? 2 * cap_secrets : 16;
+		char **v = realloc(secrets, sizeof *v * (size_t)cap);
+		if (!v)
+			return;
+		secrets = v;
+		cap_secrets = cap;
 	}
 	char *s = strdup(secret);
 	if (s)
@@ -60,9 +69,13 @@ void log_add_secret(const char *secret)
 
 void log_clear_secrets(void)
 {
-	for (int i = 0; i < n_secrets; i++)
+	for (int i = 0; i < n_secrets; i++) {
+		explicit_bzero(secrets[i], strlen(secrets[i]));
 		free(secrets[i]);
-	n_secrets = 0;
+	}
+	free(secrets);
+	secrets = NULL;
+	n_secrets = cap_secrets = 0;
 }
 
 /* Overwrite every occurrence of a registered secret in place. */
