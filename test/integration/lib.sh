@@ -844,6 +844,29 @@ sipuad_on() {
 		{ echo "line $1 is not registered on server $2: $(jq -c .line <<<"$j")" >&2; return 1; }
 }
 
+# sipuad_sent [FROM_LINE]: one line per request the daemon sent, read from
+# its -d message trace (tport's dump), from line FROM_LINE of its log on:
+# "METHOD PROTO/IP:PORT", e.g. "REGISTER udp/127.0.0.3:5060".
+sipuad_sent() {
+	tail -n +"${1:-1}" "$FX_DIR/sipuad.log" | awk '
+		/ sofia: send [0-9]+ bytes to / {
+			match($0, /to [a-z]+\/\[[^]]*\]:[0-9]+/)
+			dest = substr($0, RSTART + 3, RLENGTH - 3)
+			gsub(/[][]/, "", dest)
+			left = 2
+			next
+		}
+		left > 0 {
+			left--
+			if (left == 0 && match($0, /sofia: +[A-Z]+ sips?:/)) {
+				m = $0
+				sub(/.*sofia: +/, "", m)
+				split(m, w, " ")
+				print w[1], dest
+			}
+		}'
+}
+
 # sipuad_via LINE ADDR: succeeds if LINE is registered (state "registered"
 # and registered true) and sends through ADDR ("IP:PORT", status .address:
 # the server's address, or the outbound proxy's); for wait_for:

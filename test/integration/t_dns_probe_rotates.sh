@@ -50,7 +50,7 @@ EOF2
 
 # REGISTERs the daemon sent to IP:5060 in its log after line N.
 sent_to() {
-	tail -n +"$1" "$FX_DIR/sipuad.log" | grep -cE "nta: sent REGISTER \([0-9]+\) to udp/${2//./\\.}:5060(/sip)?$" || true
+	sipuad_sent "$1" | grep -cxF "REGISTER udp/$2:5060" || true
 }
 
 # ---- 1. DEAD fails at once: the primary through A

@@ -117,7 +117,7 @@ assert_match "$(kam_contacts r2 "$LINE_USER" | cut -f1)" ";srv=1" "contact at r2
 # Every request the daemon sent went to the proxy (the proxy's own TCP
 # connections to r1/r2 leave from an address of its choosing, so the
 # registrars' logs cannot tell relayed from direct).
-other=$(grep -E "nta: sent [A-Z]+ \([0-9]+\) to " "$FX_DIR/sipuad.log" | grep -vcE " to tcp/${P//./\\.}:5060(/sip)?\$" || true)
+other=$(sipuad_sent | grep -vcE " tcp/${P//./\\.}:5060\$" || true)
 assert_eq "$other" 0 "requests the daemon sent elsewhere than to the proxy"
 
 # ---- 3. it stays on r2 (2.5 s window: heartbeats through the proxy to r2

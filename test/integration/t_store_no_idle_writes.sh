@@ -24,7 +24,7 @@ n0=$(saves)
 refreshed() { (($(saves) >= n0 + 2)); }
 # Two refreshes of a 10 s registration take up to 20 s; heartbeats every 1 s.
 wait_for 25 "two refreshes at the registrar" refreshed || fail "no refreshes: $(saves) saves"
-heartbeats=$(grep -c 'nta: sent OPTIONS' "$FX_DIR/sipuad.log")
+heartbeats=$(sipuad_sent | grep -c '^OPTIONS ')
 ((heartbeats >= 5)) || fail "only $heartbeats heartbeats"
 assert_eq "$(sipuad_line line1 .state)" registered "steady state"
 assert_eq "$(db)" "$before" "database bytes after $(($(saves) - n0)) refreshes and $heartbeats heartbeats"

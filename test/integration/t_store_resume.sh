@@ -39,8 +39,8 @@ assert_eq "$(sqlite3 "$FX_DIR/state.db" "SELECT server FROM line_state WHERE id 
 mark=$(wc -l <"$FX_DIR/sipuad.log")
 sipuad_start "$FX_DIR/sipuad.conf" || fail "sipuad did not restart"
 wait_for 5 "line1 resumed on the backup" sipuad_on line1 1 || fail "line1 after restart"
-first=$(tail -n +"$mark" "$FX_DIR/sipuad.log" | grep -m1 'nta: sent REGISTER')
-assert_match "$first" "to udp/$B:5060" "first REGISTER after the restart goes to the backup"
+first=$(sipuad_sent "$mark" | grep -m1 '^REGISTER ')
+assert_eq "$first" "REGISTER udp/$B:5060" "first REGISTER after the restart goes to the backup"
 assert_eq "$(kam_contact_count b 9001)" 1 "one binding at the backup, not two"
 assert_eq "$(kam_contacts b 9001 | cut -f3)" "$cid" "the same binding (Call-ID) refreshed"
 hist=$(sipuactl_j history line1 20)
