@@ -47,6 +47,7 @@ struct sip {
 	void (*done)(void *arg);
 	void *done_arg;
 	int t1_ms;
+	bool closing;         /* sip_shutdown ran: handles go at once */
 	su_timer_t *grave_timer;
 	struct grave *graves;
 	int n_graves, cap_graves;
@@ -198,6 +199,14 @@ static void end_handle(struct sip *s, nua_handle_t *nh, bool in_flight)
 {
 	if (!nh)
 		return;
+	/* Its binding may be freed before the handle goes: whatever the
+	 * handle still reports is nobody's. */
+	nua_handle_bind(nh, NULL);
+	if (s->closing) { /* the stack is going: nothing is waited for any more */
+		nua_handle_destroy(nh);
+		loop_kick(s->loop);
+		return;
+	}
 	int64_t after = SIP_T4_MS + 1000 + (in_flight ? 64LL * s->t1_ms : 0);
 	if (s->n_graves == s->cap_graves) {
 		int cap = s->cap_graves ? 2 * s->cap_graves : 16;
@@ -393,6 +402,13 @@ void sip_shutdown(struct sip *s, void (*done)(void *arg), void *arg)
 {
 	s->done = done;
 	s->done_arg = arg;
+	/* Every waiting handle goes now, while the loop still runs nua's
+	 * work until nua_r_shutdown. */
+	s->closing = true;
+	for (int i = 0; i < s->n_graves; i++)
+		nua_handle_destroy(s->graves[i].nh);
+	s->n_graves = 0;
+	su_timer_reset(s->grave_timer);
 	nua_shutdown(s->nua);
 	loop_kick(s->loop);
 }
