@@ -243,7 +243,7 @@ void agent_resume(struct agent *a, int server, uint32_t registered_before, int m
 void agent_rebind(struct agent *a, const struct conf_server *servers, char *const *proxies);
 void agent_step(struct agent *a, const struct agent_event *ev, int64_t now, struct agent_actions *out);
 /* agent_status.c: what the line shows at NOW (ms, the agent's clock); the caller adds
- * .id and turns .error_at (the agent's ms) into wall-clock time. */
+ * .id and .error_at (wall clock, from the agent's error_at). */
 void agent_status(const struct agent *a, int64_t now, struct line_status *st);
 /* Whether an operator command may run now: 0, -EINVAL (the line is
  * disabled) or -EBUSY (it is being stopped for good). */

@@ -104,8 +104,7 @@ void agent_status(const struct agent *a, int64_t now, struct line_status *st)
 	st->failovers = a->failovers;
 	if (a->error_at) {
 		st->error_code = a->error_code;
-		st->error_reason = a->error_reason;
-		st->error_at = (time_t)a->error_at;
+		st->error_reason = a->error_reason; /* .error_at: the caller's (wall clock) */
 	}
 	st->next_attempt_in = secs_until(a->deadline[AT_RETRY], now);
 	st->next_failback_in = secs_until(a->deadline[AT_FAILBACK], now);

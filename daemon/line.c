@@ -224,12 +224,17 @@ static void lookup_cb(void *arg, const struct dns_answer *ans)
 	answer(c->l, c->k, ans);
 }
 
+static void cancel_lookup(struct line *l, enum agent_lookup k)
+{
+	resolver_cancel(l->q[k]);
+	l->q[k] = NULL;
+}
+
 static void lookup(struct line *l, const struct agent_action *x)
 {
 	struct dns_answer ans;
 	struct dns_key k = agent_action_key(x);
-	resolver_cancel(l->q[x->lookup]);
-	l->q[x->lookup] = NULL;
+	cancel_lookup(l, x->lookup);
 	if (x->fresh_ok && resolver_peek(l->res, &k, &ans) == 0 && !ans.stale) {
 		answer(l, x->lookup, &ans);
 		return;
@@ -245,10 +250,8 @@ static void lookup(struct line *l, const struct agent_action *x)
 
 static void cancel_lookups(struct line *l)
 {
-	for (int k = 0; k < AK_MAX; k++) {
-		resolver_cancel(l->q[k]);
-		l->q[k] = NULL;
-	}
+	for (int k = 0; k < AK_MAX; k++)
+		cancel_lookup(l, (enum agent_lookup)k);
 }
 
 /* ---- the step ---- */
@@ -260,8 +263,7 @@ static void execute(struct line *l, const struct agent_action *x)
 		lookup(l, x);
 		return;
 	case AA_CANCEL_LOOKUP:
-		resolver_cancel(l->q[x->lookup]);
-		l->q[x->lookup] = NULL;
+		cancel_lookup(l, x->lookup);
 		return;
 	case AA_INVALIDATE: {
 		struct dns_key k = agent_action_key(x);
@@ -296,8 +298,7 @@ static void execute(struct line *l, const struct agent_action *x)
 	case AA_PROBE_DROP:
 		sip_reg_free(l->probe);
 		l->probe = NULL;
-		resolver_cancel(l->q[AK_PROBE]);
-		l->q[AK_PROBE] = NULL;
+		cancel_lookup(l, AK_PROBE);
 		return;
 	case AA_ADOPT_PROBE: {
 		/* RULES C.4: registered on the primary through the probe's own

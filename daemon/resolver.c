@@ -525,7 +525,7 @@ static void finish(struct lookup *lk)
 		/* the line's own backoff, so a fleet that lost DNS together
 		 * does not ask again together */
 		int64_t backoff = backoff_ms(RETRY_MIN_S * 1000LL, e->fails, RETRY_MAX_S * 1000LL,
-					     (uint32_t)random() ^ ((uint32_t)random() << 16));
+					     rand_cb(NULL));
 		e->fails++;
 		e->last_status = st;
 		if (st == DNS_ETIMEOUT && lk->late)

@@ -325,6 +325,12 @@ static const char *tp_param(enum conf_transport tp)
 	return tp == CONF_TP_TCP ? "tcp" : tp == CONF_TP_TLS ? "tls" : "udp";
 }
 
+/* ";transport=T" for a URI of ours, "" for UDP (the default). */
+static const char *tp_suffix(enum conf_transport tp)
+{
+	return tp == CONF_TP_TCP ? ";transport=tcp" : tp == CONF_TP_TLS ? ";transport=tls" : "";
+}
+
 /* The numeric next hop nta is pinned to: "sip:IP:PORT;transport=T". */
 static void pin_url(char *buf, size_t size, const char *target, enum conf_transport tp)
 {
@@ -532,8 +538,7 @@ static uint32_t next_cseq(struct sip_reg *r)
  * itself from its transport's address, our user and these. */
 static void contact_params(const struct sip_reg *r, char *buf, size_t size)
 {
-	snprintf(buf, size, "line=%s;srv=%d%s", r->line_id, r->server,
-		 r->tp == CONF_TP_UDP ? "" : r->tp == CONF_TP_TCP ? ";transport=tcp" : ";transport=tls");
+	snprintf(buf, size, "line=%s;srv=%d%s", r->line_id, r->server, tp_suffix(r->tp));
 }
 
 /* One REGISTER (OP: or its un-REGISTER, Expires: 0) on a handle of its
@@ -568,8 +573,7 @@ static int send_register(struct sip_reg *r, enum sip_op op)
 static void set_route(struct sip_reg *r, const char *route)
 {
 	if (route && *route)
-		snprintf(r->route, sizeof r->route, "<sip:%s;lr%s>", route,
-			 r->tp == CONF_TP_UDP ? "" : r->tp == CONF_TP_TCP ? ";transport=tcp" : ";transport=tls");
+		snprintf(r->route, sizeof r->route, "<sip:%s;lr%s>", route, tp_suffix(r->tp));
 	else
 		r->route[0] = '\0';
 }
