@@ -22,7 +22,6 @@
 #include "loop.h"
 #include "netaddr.h"
 #include "sip.h"
-#include "timeutil.h"
 
 /* nua keeps its own keepalives and NAT probing unless told not to: the
  * heartbeat is ours (RULES A.7), and a registration must not move by itself. */
@@ -32,25 +31,11 @@
 /* Re-challenges answered when the server says the nonce went stale. */
 #define SIP_STALE_MAX 3
 
-/* A handle let go is destroyed only when nta is done with its request:
- * nta keeps a finished transaction for Timer K (T4) and an abandoned one
- * until Timer F (64*T1), and their logging reads the request's URL from
- * memory that goes with the handle (found by ASan). */
-struct grave {
-	nua_handle_t *nh;
-	int64_t at;           /* ms, timeutil_now_ms() */
-};
-
 struct sip {
 	nua_t *nua;
 	struct loop *loop;
 	void (*done)(void *arg);
 	void *done_arg;
-	int t1_ms;
-	bool closing;         /* sip_shutdown ran: handles go at once */
-	su_timer_t *grave_timer;
-	struct grave *graves;
-	int n_graves, cap_graves;
 };
 
 /* A binding keeps no nua handle between requests. REGISTERs go out as
@@ -159,68 +144,15 @@ static int authenticate(struct sip_reg *r, int status, const sip_t *sip)
 
 static int send_register(struct sip_reg *r, enum sip_op op);
 
-static void bury_cb(su_root_magic_t *magic, su_timer_t *t, su_timer_arg_t *arg);
-
-/* One timer for every grave, at the earliest: no wake-up while none waits. */
-static void arm_graves(struct sip *s)
-{
-	if (!s->n_graves) {
-		su_timer_reset(s->grave_timer);
-		return;
-	}
-	int64_t first = s->graves[0].at;
-	for (int i = 1; i < s->n_graves; i++)
-		if (s->graves[i].at < first)
-			first = s->graves[i].at;
-	int64_t ms = first - timeutil_now_ms();
-	su_timer_set_interval(s->grave_timer, bury_cb, (su_timer_arg_t *)s, (su_duration_t)(ms > 0 ? ms : 0));
-}
-
-static void bury_cb(su_root_magic_t *magic, su_timer_t *t, su_timer_arg_t *arg)
-{
-	(void)magic;
-	(void)t;
-	struct sip *s = (struct sip *)arg;
-	int64_t now = timeutil_now_ms();
-	int kept = 0;
-	for (int i = 0; i < s->n_graves; i++) {
-		if (s->graves[i].at <= now)
-			nua_handle_destroy(s->graves[i].nh);
-		else
-			s->graves[kept++] = s->graves[i];
-	}
-	s->n_graves = kept;
-	arm_graves(s);
-}
-
-/* Let go of handle NH (NULL: nothing); IN_FLIGHT: its request had no final
- * answer yet. nua's state for it goes once nta is done with it. */
-static void end_handle(struct sip *s, nua_handle_t *nh, bool in_flight)
+/* Let go of handle NH (NULL: nothing): nua's state for its request goes
+ * with it (callers report the request's outcome first: its response and
+ * phrase go too). */
+static void end_handle(struct sip *s, nua_handle_t *nh)
 {
 	if (!nh)
 		return;
-	/* Its binding may be freed before the handle goes: whatever the
-	 * handle still reports is nobody's. */
-	nua_handle_bind(nh, NULL);
-	if (s->closing) { /* the stack is going: nothing is waited for any more */
-		nua_handle_destroy(nh);
-		loop_kick(s->loop);
-		return;
-	}
-	int64_t after = SIP_T4_MS + 1000 + (in_flight ? 64LL * s->t1_ms : 0);
-	if (s->n_graves == s->cap_graves) {
-		int cap = s->cap_graves ? 2 * s->cap_graves : 16;
-		struct grave *g = realloc(s->graves, sizeof *g * (size_t)cap);
-		if (!g) { /* no room to wait: destroy now (a late log line may read freed memory) */
-			nua_handle_destroy(nh);
-			return;
-		}
-		s->graves = g;
-		s->cap_graves = cap;
-	}
-	s->graves[s->n_graves++] = (struct grave){ nh, timeutil_now_ms() + after };
-	if (s->n_graves == 1)
-		arm_graves(s);
+	nua_handle_destroy(nh);
+	loop_kick(s->loop);
 }
 
 static void reg_response(struct sip_reg *r, int status, const char *phrase, const sip_t *sip)
@@ -258,7 +190,7 @@ static void reg_response(struct sip_reg *r, int status, const char *phrase, cons
 	nua_handle_t *done = r->nh;
 	r->nh = NULL;
 	outcome(r, op, status, phrase, sip, expires);
-	end_handle(s, done, false);
+	end_handle(s, done);
 }
 
 static void options_response(struct sip_reg *r, int status, const char *phrase, const sip_t *sip)
@@ -272,7 +204,7 @@ static void options_response(struct sip_reg *r, int status, const char *phrase, 
 	nua_handle_t *done = r->ping;
 	r->ping = NULL;
 	outcome(r, SIP_OP_OPTIONS, status, phrase, sip, 0);
-	end_handle(s, done, false);
+	end_handle(s, done);
 }
 
 static void nua_cb(nua_event_t event, int status, char const *phrase,
@@ -343,12 +275,6 @@ int sip_init(struct sip **out, struct loop *loop, const struct conf *c)
 	if (!s)
 		return -ENOMEM;
 	s->loop = loop;
-	s->t1_ms = c->t1;
-	s->grave_timer = su_timer_create(su_root_task(loop_root(loop)), 1000);
-	if (!s->grave_timer) {
-		free(s);
-		return -ENOMEM;
-	}
 
 	/* One bind URL per transport asked for; port 0 lets the kernel pick. */
 	char host[80], port[16], url[160];
@@ -394,7 +320,6 @@ int sip_init(struct sip **out, struct loop *loop, const struct conf *c)
 			    TAG_NULL());
 	if (!s->nua) {
 		log_error("sip: cannot listen on %s (address not local, or port in use?)", url);
-		su_timer_destroy(s->grave_timer);
 		free(s);
 		return -EADDRINUSE;
 	}
@@ -408,13 +333,6 @@ void sip_shutdown(struct sip *s, void (*done)(void *arg), void *arg)
 {
 	s->done = done;
 	s->done_arg = arg;
-	/* Every waiting handle goes now, while the loop still runs nua's
-	 * work until nua_r_shutdown. */
-	s->closing = true;
-	for (int i = 0; i < s->n_graves; i++)
-		nua_handle_destroy(s->graves[i].nh);
-	s->n_graves = 0;
-	su_timer_reset(s->grave_timer);
 	nua_shutdown(s->nua);
 	loop_kick(s->loop);
 }
@@ -423,11 +341,6 @@ void sip_free(struct sip *s)
 {
 	if (!s)
 		return;
-	for (int i = 0; i < s->n_graves; i++)
-		nua_handle_destroy(s->graves[i].nh);
-	free(s->graves);
-	if (s->grave_timer)
-		su_timer_destroy(s->grave_timer);
 	if (s->nua)
 		nua_destroy(s->nua);
 	free(s);
@@ -547,7 +460,7 @@ static int send_register(struct sip_reg *r, enum sip_op op)
 {
 	char ruri[CONF_DOMAIN_MAX + 8], params[CONF_ID_MAX + 48], exp[16], cseq[32];
 	contact_params(r, params, sizeof params);
-	end_handle(r->sip, r->nh, true);
+	end_handle(r->sip, r->nh);
 	r->nh = new_handle(r);
 	if (!r->nh)
 		return -ENOMEM;
@@ -640,8 +553,8 @@ void sip_reg_free(struct sip_reg *r)
 {
 	if (!r)
 		return;
-	end_handle(r->sip, r->ping, true);
-	end_handle(r->sip, r->nh, true);
+	end_handle(r->sip, r->ping);
+	end_handle(r->sip, r->nh);
 	if (r->password)
 		explicit_bzero(r->password, strlen(r->password));
 	free(r->from);
