@@ -40,14 +40,22 @@ struct read_ctx {
 	void *arg;
 };
 
+void history_event(struct line_event *e, time_t at, const char *line, const char *kind,
+		   const char *from, const char *to, const char *reason)
+{
+	e->at = at;
+	e->kind = kind;
+	snprintf(e->line, sizeof e->line, "%s", line);
+	snprintf(e->from, sizeof e->from, "%s", from);
+	snprintf(e->to, sizeof e->to, "%s", to);
+	snprintf(e->reason, sizeof e->reason, "%s", reason);
+}
+
 static void from_store_cb(const struct store_event *se, void *arg)
 {
 	struct read_ctx *h = arg;
-	struct line_event e = { .at = se->at, .kind = se->kind };
-	snprintf(e.line, sizeof e.line, "%s", se->line);
-	snprintf(e.from, sizeof e.from, "%s", se->from);
-	snprintf(e.to, sizeof e.to, "%s", se->to);
-	snprintf(e.reason, sizeof e.reason, "%s", se->reason);
+	struct line_event e;
+	history_event(&e, se->at, se->line, se->kind, se->from, se->to, se->reason);
 	h->cb(&e, h->arg);
 }
 

@@ -11,6 +11,9 @@ struct store;
 struct history_ring;
 
 void history_set_sink(line_event_cb *cb, void *arg);
+/* E from its parts (copied; KIND is a static name). */
+void history_event(struct line_event *e, time_t at, const char *line, const char *kind,
+		   const char *from, const char *to, const char *reason);
 /* E happened: the subscribers see it; without a store it is kept in *RING
  * (made on first use, at most HISTORY_RING_MAX events). */
 void history_publish(struct history_ring **ring, const struct store *s, const struct line_event *e);

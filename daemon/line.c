@@ -88,11 +88,8 @@ static void failed_to_send(struct line *l, enum agent_req req, const char *why)
 
 static void record(struct line *l, const struct agent_action *x)
 {
-	struct line_event e = { .at = time(NULL), .kind = agent_pub_name(x->pub) };
-	snprintf(e.line, sizeof e.line, "%s", l->cl->id);
-	snprintf(e.from, sizeof e.from, "%s", x->from);
-	snprintf(e.to, sizeof e.to, "%s", x->to);
-	snprintf(e.reason, sizeof e.reason, "%s", x->reason);
+	struct line_event e;
+	history_event(&e, time(NULL), l->cl->id, agent_pub_name(x->pub), x->from, x->to, x->reason);
 	history_publish(&l->ring, l->store, &e);
 }
 
