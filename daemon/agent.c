@@ -1068,6 +1068,20 @@ void agent_step(struct agent *a, const struct agent_event *ev, int64_t now, stru
 			probe_now(a, now, out);
 		}
 		break;
+	case AE_REQ_FAILED:
+		/* A.6 for a call's request: only about the server the line is
+		 * registered with now; a line that moved on already did what
+		 * this would make it do. */
+		if (a->halted || a->state != AG_REGISTERED || ev->server != a->server)
+			break;
+		if (ev->server_down) {
+			set_error(a, now, ev->status, ev->phrase ? ev->phrase : "");
+			because(a, "%s", ev->phrase ? ev->phrase : "");
+			server_failed(a, now, ev->phrase ? ev->phrase : "", out);
+		} else {
+			reverify(a, now, ev->phrase ? ev->phrase : "", out);
+		}
+		break;
 	case AE_MAX:
 		break;
 	}

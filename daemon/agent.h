@@ -78,6 +78,9 @@ enum agent_ev_kind {
 	AE_FORCE_FAILOVER, /* operator: next server now */
 	AE_REGISTER_NOW,   /* operator: register again now */
 	AE_IDLE,           /* .idle: no call up, so a failback may move the line */
+	AE_REQ_FAILED,     /* a call's INVITE or BYE found .server unavailable (F.2, F.4):
+			    * .server_down: the server said so (switch, as A.3), else
+			    * register again first (A.6); .phrase says what happened */
 	AE_MAX
 };
 
@@ -96,6 +99,8 @@ struct agent_event {
 	const struct dns_answer *answer;
 	bool idle;                       /* AE_IDLE */
 	bool final;                      /* AE_STOP */
+	int server;                      /* AE_REQ_FAILED */
+	bool server_down;                /* AE_REQ_FAILED */
 };
 
 enum agent_act_kind {
@@ -245,6 +250,10 @@ void agent_step(struct agent *a, const struct agent_event *ev, int64_t now, stru
 /* agent_status.c: what the line shows at NOW (ms, the agent's clock); the caller adds
  * .id and .error_at (wall clock, from the agent's error_at). */
 void agent_status(const struct agent *a, int64_t now, struct line_status *st);
+/* Where the line's requests go now (RULES F.1): a call's INVITE takes it. */
+void agent_hop(const struct agent *a, struct line_hop *h);
+/* RULES F.3: IP is an address of one of the line's servers or proxies. */
+bool agent_trusts(const struct agent *a, const char *ip);
 /* Whether an operator command may run now: 0, -EINVAL (the line is
  * disabled) or -EBUSY (it is being stopped for good). */
 int agent_command_ok(const struct agent *a, enum agent_ev_kind k);

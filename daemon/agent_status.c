@@ -124,3 +124,45 @@ void agent_status(const struct agent *a, int64_t now, struct line_status *st)
 		st->dns_refresh_in = secs_until(a->deadline[AT_DNS], now);
 	}
 }
+
+void agent_hop(const struct agent *a, struct line_hop *h)
+{
+	memset(h, 0, sizeof *h);
+	h->up = a->state == AG_REGISTERED && a->address[0] && !a->halted;
+	h->failed = a->state == AG_FAILED || a->state == AG_DISABLED || a->halted;
+	h->server = a->server;
+	/* C.5: the last server gets 64*T1, the others retry_count transmissions */
+	h->last = a->server == a->cfg.n_servers - 1;
+	h->budget_ms = agent_budget_ms(&a->cfg);
+	h->addr = a->cur;
+	snprintf(h->route, sizeof h->route, "%s", a->route);
+	h->tp = a->cfg.servers[a->server].transport;
+}
+
+static bool literal_is(const char *host, const char *ip)
+{
+	return netaddr_is_literal(host) && strcmp(host, ip) == 0;
+}
+
+/* RULES F.3: the servers and proxies as configured (literals), and every
+ * address the line has looked up and is using or probing. A named server
+ * is trusted at the addresses of its current answer. */
+bool agent_trusts(const struct agent *a, const char *ip)
+{
+	char host[ADDRLIST_NAME_MAX];
+	int port;
+	if (!ip || !*ip)
+		return false;
+	for (int i = 0; i < a->cfg.n_servers; i++)
+		if (literal_is(a->cfg.servers[i].host, ip))
+			return true;
+	for (int i = 0; i < a->cfg.n_proxies; i++)
+		if (netaddr_split(a->cfg.proxies[i], host, sizeof host, &port) == 0 && literal_is(host, ip))
+			return true;
+	if ((a->address[0] && strcmp(a->cur.ip, ip) == 0) || (a->probe_addr.ip[0] && strcmp(a->probe_addr.ip, ip) == 0))
+		return true;
+	for (int i = 0; a->al.have && i < a->al.ans.n && i < DNS_ADDRS_MAX; i++)
+		if (strcmp(a->al.ans.v[i].ip, ip) == 0)
+			return true;
+	return false;
+}

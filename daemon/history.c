@@ -30,9 +30,16 @@ void history_publish(struct history_ring **ring, const struct store *s, const st
 		return;
 	struct history_ring *r = *ring;
 	r->v[r->head] = *e;
+	r->v[r->head].call = NULL; /* the call's fields do not outlive this moment */
 	r->head = (r->head + 1) % HISTORY_RING_MAX;
 	if (r->n < HISTORY_RING_MAX)
 		r->n++;
+}
+
+void history_notify(const struct line_event *e)
+{
+	if (sink)
+		sink(e, sink_arg);
 }
 
 struct read_ctx {
@@ -45,6 +52,7 @@ void history_event(struct line_event *e, time_t at, const char *line, const char
 {
 	e->at = at;
 	e->kind = kind;
+	e->call = NULL;
 	snprintf(e->line, sizeof e->line, "%s", line);
 	snprintf(e->from, sizeof e->from, "%s", from);
 	snprintf(e->to, sizeof e->to, "%s", to);

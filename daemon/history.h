@@ -17,6 +17,8 @@ void history_event(struct line_event *e, time_t at, const char *line, const char
 /* E happened: the subscribers see it; without a store it is kept in *RING
  * (made on first use, at most HISTORY_RING_MAX events). */
 void history_publish(struct history_ring **ring, const struct store *s, const struct line_event *e);
+/* E goes to the subscribers only. */
+void history_notify(const struct line_event *e);
 /* The N newest events of LINE to CB, from the store when there is one
  * (it spans restarts), else from RING; returns how many. */
 int history_read(struct store *s, const struct history_ring *ring, const char *line, int n,

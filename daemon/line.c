@@ -62,6 +62,8 @@ struct line {
 	struct pending *pending;       /* a ring of LINE_PENDING_MAX, while feeding */
 	int head, n_pending;
 	bool feeding;
+	line_watch_cb *watch;          /* the line's calls (RULES F) */
+	void *watch_arg;
 };
 
 void line_set_event_sink(line_event_cb *cb, void *arg)
@@ -378,6 +380,8 @@ static void feed(struct line *l, const struct agent_event *ev)
 		return;
 	}
 	struct pending queue[LINE_PENDING_MAX];
+	struct line_hop before, after;
+	agent_hop(&l->ag, &before);
 	l->pending = queue;
 	l->head = l->n_pending = 0;
 	l->feeding = true;
@@ -393,6 +397,10 @@ static void feed(struct line *l, const struct agent_event *ev)
 	l->feeding = false;
 	l->pending = NULL;
 	sync_timers(l);
+	agent_hop(&l->ag, &after);
+	if (l->watch && (before.up != after.up || before.failed != after.failed || before.server != after.server ||
+			 strcmp(before.addr.ip, after.addr.ip) != 0 || before.addr.port != after.addr.port))
+		l->watch(l->watch_arg, l); /* may feed this line again: it is not feeding now */
 }
 
 static void timer_cb(evutil_socket_t fd, short what, void *arg)
@@ -514,6 +522,50 @@ void line_set_idle(struct line *l, bool idle)
 {
 	struct agent_event ev = { .kind = AE_IDLE, .idle = idle };
 	feed(l, &ev);
+}
+
+/* ---- calls ---- */
+
+const struct conf_line *line_conf(const struct line *l)
+{
+	return l->cl;
+}
+
+void line_hop(const struct line *l, struct line_hop *h)
+{
+	agent_hop(&l->ag, h);
+}
+
+bool line_trusts(const struct line *l, const char *ip)
+{
+	return agent_trusts(&l->ag, ip);
+}
+
+void line_request_failed(struct line *l, int server, bool server_down, int status, const char *why)
+{
+	struct agent_event ev = { .kind = AE_REQ_FAILED, .server = server, .server_down = server_down,
+				  .status = status, .phrase = why };
+	feed(l, &ev);
+}
+
+void line_publish(struct line *l, const struct line_event *e, bool keep)
+{
+	if (!keep) {
+		history_notify(e);
+		return;
+	}
+	history_publish(&l->ring, l->store, e);
+	if (l->store) {
+		struct store_event se = { .at = e->at, .line = e->line, .kind = e->kind, .from = e->from,
+					  .to = e->to, .reason = e->reason };
+		store_add_event(l->store, &se);
+	}
+}
+
+void line_set_watch(struct line *l, line_watch_cb *cb, void *arg)
+{
+	l->watch = cb;
+	l->watch_arg = arg;
 }
 
 /* ---- status ---- */

@@ -47,6 +47,23 @@ int line_unregister(struct line *l);
 /* A call is up (idle false): failback waits until it ends. */
 void line_set_idle(struct line *l, bool idle);
 
+/* RULES F: what calls need of their line. */
+const struct conf_line *line_conf(const struct line *l);
+/* Where the line's requests go now (its next hop, F.1). */
+void line_hop(const struct line *l, struct line_hop *h);
+/* IP is an address of one of the line's servers or proxies (F.3). */
+bool line_trusts(const struct line *l, const char *ip);
+/* A call's request found SERVER unavailable (F.2, F.4): SERVER_DOWN, the
+ * server said so (the line switches), else it registers again first. */
+void line_request_failed(struct line *l, int server, bool server_down, int status, const char *why);
+/* CB runs (outside any step) whenever the line's hop may have changed:
+ * registered, moved, failed. One watcher per line. */
+typedef void line_watch_cb(void *arg, struct line *l);
+void line_set_watch(struct line *l, line_watch_cb *cb, void *arg);
+
+/* A call's event E: to the subscribers; KEEP: also to the line's history. */
+void line_publish(struct line *l, const struct line_event *e, bool keep);
+
 const char *line_id(const struct line *l);
 void line_get_status(const struct line *l, struct line_status *st);
 /* The N most recent events, newest first, to CB (from the store when there

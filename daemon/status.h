@@ -42,6 +42,26 @@ struct line_status {
 	long dns_refresh_in;         /* s until it is looked up again, -1: not planned */
 };
 
+/* A call as the control socket shows it (SPEC F contract "CALL"). Strings
+ * point into the call and stay valid until the loop runs again. */
+struct call_view {
+	const char *id, *line, *direction, *state, *peer, *sip_call_id;
+	int server_index;            /* -1: none yet */
+	char server_role[24];
+	const char *server_host;
+	int server_port;             /* 0: unknown */
+	const char *server_transport;
+	time_t started, answered;    /* answered 0: not answered */
+	int code;                    /* of the end, once closed */
+	const char *reason;
+	bool has_media;              /* negotiated (else "media": null) */
+	char local_addr[NETADDR_IP_MAX], remote_addr[NETADDR_IP_MAX];
+	int local_port, remote_port;
+	char codec[32];
+	int payload, ptime, dtmf;    /* dtmf -1: none */
+	const char *media_direction;
+};
+
 /* One published event (history, subscribe). */
 #define LINE_DESC_MAX 320
 struct line_event {
@@ -51,6 +71,21 @@ struct line_event {
 	char from[LINE_DESC_MAX];    /* "" = none; else "primary 127.0.0.2:5060/udp" */
 	char to[LINE_DESC_MAX];
 	char reason[192];
+	const struct call_view *call; /* kind "call": the call's fields (subscribers only) */
+};
+
+/* Where a line's requests go now (RULES F.1: a call takes the line's next
+ * hop, exactly as its REGISTER does). */
+#define LINE_ROUTE_MAX 300
+struct line_hop {
+	bool up;                     /* the line is registered through it */
+	bool failed;                 /* the line gave up for now (every server unavailable) */
+	int server;                  /* index of the server behind it */
+	bool last;                   /* the last server: it gets 64*T1, no budget (C.5) */
+	int budget_ms;               /* retry_count transmissions on the T1 schedule */
+	struct netaddr addr;
+	char route[LINE_ROUTE_MAX];  /* "" or "host[:port]" of the server behind a proxy */
+	enum conf_transport tp;
 };
 
 typedef void line_event_cb(const struct line_event *ev, void *arg);

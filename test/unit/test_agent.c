@@ -1072,3 +1072,57 @@ TEST(test_A5_the_agent_refreshes_inside_the_granted_expiry)
 	CHECK(registered_to(&h, 1));
 	return 0;
 }
+
+/* RULES F.2/F.4 on the line's side: a call's request failed on its server. */
+TEST(test_F2_a_call_request_failure_reverifies_or_switches)
+{
+	struct h h;
+	up_on_primary(&h, 2);
+	struct agent_event f = { .kind = AE_REQ_FAILED, .server = 0, .phrase = "INVITE to 192.0.2.1:5060: 408" };
+	step(&h, &f);
+	const struct agent_action *x = find(&h, AA_REGISTER);
+	CHECK(x && x->server == 0); /* A.6: the same server first */
+	CHECK_INT(h.a.reg, AR_REVERIFY);
+	/* the server said 503: switch at once (A.3) */
+	up_on_primary(&h, 2);
+	struct agent_event d = { .kind = AE_REQ_FAILED, .server = 0, .server_down = true, .status = 503,
+				 .phrase = "INVITE to 192.0.2.1:5060: 503" };
+	step(&h, &d);
+	x = find(&h, AA_REGISTER);
+	CHECK(x && x->server == 1);
+	CHECK(find_pub(&h, AP_FAILOVER));
+	/* about a server the line left already: nothing */
+	up_on_backup(&h);
+	step(&h, &d);
+	CHECK_INT(h.out.n, 0);
+	return 0;
+}
+
+TEST(test_F_hop_and_trust)
+{
+	struct h h;
+	struct line_hop hp;
+	up_on_primary(&h, 2);
+	agent_hop(&h.a, &hp);
+	CHECK(hp.up && !hp.failed && hp.server == 0 && !hp.last);
+	CHECK_STR(hp.addr.ip, "192.0.2.1");
+	CHECK_INT(hp.budget_ms, agent_budget_ms(&h.a.cfg));
+	CHECK(agent_trusts(&h.a, "192.0.2.1"));
+	CHECK(!agent_trusts(&h.a, "192.0.2.99"));
+	CHECK(!agent_trusts(&h.a, ""));
+	up_on_backup(&h);
+	agent_hop(&h.a, &hp);
+	CHECK(hp.up && hp.server == 1 && hp.last);
+	/* literal servers and proxies are trusted as configured */
+	setup(&h, 2);
+	static char lit[] = "127.0.0.7";
+	static char px[] = "[::1]:5070";
+	static char *pxs[] = { px };
+	h.sv[1].host = lit;
+	h.a.cfg.proxies = pxs;
+	h.a.cfg.n_proxies = 1;
+	CHECK(agent_trusts(&h.a, "127.0.0.7"));
+	CHECK(agent_trusts(&h.a, "::1"));
+	CHECK(!agent_trusts(&h.a, "127.0.0.8"));
+	return 0;
+}
