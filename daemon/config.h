@@ -57,6 +57,16 @@ struct conf_server {
 	int expires;                  /* s, 10..86400 */
 };
 
+#define CONF_CODECS_MAX 8
+struct conf_media {
+	char *address;          /* "" = the address SIP uses; else an IP literal */
+	int rtp_lo, rtp_hi;     /* media.rtp_ports = [ lo, hi ]: even ports lo..hi handed out per call */
+	char **codecs;          /* names sdp_codec_known() accepts, preference order, no duplicates */
+	int n_codecs;           /* 1..CONF_CODECS_MAX */
+	int ptime;              /* ms */
+	char *hook;             /* "" = none; else a path */
+};
+
 struct conf_line {
 	char id[CONF_ID_MAX + 1];     /* [a-z0-9_-]{1,32} */
 	bool enabled;
@@ -74,6 +84,7 @@ struct conf_line {
 	int retry_delay;              /* s, timer 2 of RULES A.2 */
 	bool failback_enabled;
 	int failback_interval;        /* s */
+	int max_calls;                /* 1..8, default 2 */
 };
 
 struct conf {
@@ -91,6 +102,7 @@ struct conf {
 	char *resolv_conf;
 	int dns_timeout;              /* s */
 	int start_spread;             /* s */
+	struct conf_media media;
 	struct conf_line *lines;
 	int n_lines;
 };

@@ -16,6 +16,7 @@
 #include <event2/listener.h>
 #include <json-c/json.h>
 
+#include "calls.h"
 #include "ctl.h"
 #include "ctl_proto.h"
 #include "line.h"
@@ -54,6 +55,14 @@ struct ctl {
 	struct ctl_client *clients;
 	int n_clients;
 };
+
+/* The daemon's calls (RULES F), NULL before they exist. */
+static struct calls *ctl_calls;
+
+void ctl_set_calls(struct calls *cs)
+{
+	ctl_calls = cs;
+}
 
 static json_object *line_json(const struct line *l)
 {
@@ -110,12 +119,64 @@ static json_object *line_json(const struct line *l)
 				       st.dns_refresh_in >= 0 ? json_object_new_int64(st.dns_refresh_in) : NULL);
 	}
 	json_object_object_add(o, "dns", dns);
+	json_object_object_add(o, "calls", json_object_new_int(ctl_calls ? calls_open(ctl_calls, st.id) : 0));
 	return o;
+}
+
+/* The CALL object (SPEC F contract), into O. */
+static void call_fields(json_object *o, const struct call_view *v)
+{
+	json_object_object_add(o, "id", json_object_new_string(v->id));
+	json_object_object_add(o, "line", json_object_new_string(v->line));
+	json_object_object_add(o, "direction", json_object_new_string(v->direction));
+	json_object_object_add(o, "state", json_object_new_string(v->state));
+	json_object_object_add(o, "peer", json_object_new_string(v->peer));
+	json_object *sv = NULL;
+	if (v->server_index >= 0) {
+		sv = json_object_new_object();
+		json_object_object_add(sv, "index", json_object_new_int(v->server_index));
+		json_object_object_add(sv, "role", json_object_new_string(v->server_role));
+		json_object_object_add(sv, "host", json_object_new_string(v->server_host));
+		json_object_object_add(sv, "port", v->server_port ? json_object_new_int(v->server_port) : NULL);
+		json_object_object_add(sv, "transport", json_object_new_string(v->server_transport));
+	}
+	json_object_object_add(o, "server", sv);
+	json_object_object_add(o, "sip_call_id", json_object_new_string(v->sip_call_id));
+	json_object_object_add(o, "started", json_object_new_int64(v->started));
+	json_object_object_add(o, "answered", v->answered ? json_object_new_int64(v->answered) : NULL);
+	json_object_object_add(o, "code", v->reason ? json_object_new_int(v->code) : NULL);
+	json_object_object_add(o, "reason", v->reason ? json_object_new_string(v->reason) : NULL);
+	json_object *m = NULL;
+	if (v->has_media) {
+		m = json_object_new_object();
+		json_object *loc = json_object_new_object(), *rem = json_object_new_object();
+		json_object_object_add(loc, "address", json_object_new_string(v->local_addr));
+		json_object_object_add(loc, "port", json_object_new_int(v->local_port));
+		json_object_object_add(rem, "address", json_object_new_string(v->remote_addr));
+		json_object_object_add(rem, "port", json_object_new_int(v->remote_port));
+		json_object_object_add(m, "local", loc);
+		json_object_object_add(m, "remote", rem);
+		json_object_object_add(m, "codec", json_object_new_string(v->codec));
+		json_object_object_add(m, "payload", json_object_new_int(v->payload));
+		json_object_object_add(m, "ptime", json_object_new_int(v->ptime));
+		json_object_object_add(m, "dtmf", v->dtmf >= 0 ? json_object_new_int(v->dtmf) : NULL);
+		json_object_object_add(m, "direction", json_object_new_string(v->media_direction));
+	}
+	json_object_object_add(o, "media", m);
 }
 
 static json_object *event_json(const struct line_event *e)
 {
 	json_object *o = json_object_new_object();
+	if (e->call) {
+		/* a call's live event: {"at","line","kind":"call","call":ID,"state",...CALL} */
+		json_object_object_add(o, "at", json_object_new_int64(e->at));
+		json_object_object_add(o, "kind", json_object_new_string(e->kind));
+		json_object_object_add(o, "call", json_object_new_string(e->call->id));
+		call_fields(o, e->call);
+		json_object_object_del(o, "id");
+		return o;
+	}
 	json_object_object_add(o, "at", json_object_new_int64(e->at));
 	json_object_object_add(o, "line", json_object_new_string(e->line));
 	json_object_object_add(o, "kind", json_object_new_string(e->kind));
@@ -239,6 +300,69 @@ static json_object *cmd_register(const struct line_set *set, int argc, char **ar
 static json_object *cmd_unregister(const struct line_set *set, int argc, char **argv)
 {
 	return line_command(set, argc, argv, line_unregister);
+}
+
+static json_object *cmd_call(const struct line_set *set, int argc, char **argv)
+{
+	(void)set;
+	(void)argc;
+	char id[CALLS_ID_MAX], err[256];
+	if (!ctl_calls)
+		return reply_error("calls are not available");
+	if (calls_dial(ctl_calls, argv[1], argv[2], id, sizeof id, err, sizeof err) != 0)
+		return reply_error("%s", err);
+	json_object *o = reply_ok();
+	json_object_object_add(o, "call", json_object_new_string(id));
+	return o;
+}
+
+static json_object *cmd_answer(const struct line_set *set, int argc, char **argv)
+{
+	(void)set;
+	(void)argc;
+	char err[256];
+	if (!ctl_calls)
+		return reply_error("calls are not available");
+	if (calls_answer(ctl_calls, argv[1], err, sizeof err) != 0)
+		return reply_error("%s", err);
+	return reply_ok();
+}
+
+static json_object *cmd_hangup(const struct line_set *set, int argc, char **argv)
+{
+	(void)set;
+	char err[256];
+	long code = 0;
+	if (!ctl_calls)
+		return reply_error("calls are not available");
+	if (argc == 3) {
+		char *end;
+		code = strtol(argv[2], &end, 10);
+		if (*end || code < 400 || code > 699)
+			return reply_error("hangup: CODE must be 400-699");
+	}
+	if (calls_hangup(ctl_calls, argv[1], (int)code, err, sizeof err) != 0)
+		return reply_error("%s", err);
+	return reply_ok();
+}
+
+static void calls_cb(const struct call_view *v, void *arg)
+{
+	json_object *o = json_object_new_object();
+	call_fields(o, v);
+	json_object_array_add(arg, o);
+}
+
+static json_object *cmd_calls(const struct line_set *set, int argc, char **argv)
+{
+	(void)set;
+	(void)argc;
+	(void)argv;
+	json_object *o = reply_ok(), *arr = json_object_new_array();
+	if (ctl_calls)
+		calls_list(ctl_calls, calls_cb, arr);
+	json_object_object_add(o, "calls", arr);
+	return o;
 }
 
 static json_object *cmd_subscribe(const struct line_set *set, int argc, char **argv)

@@ -18,6 +18,9 @@ typedef int ctl_reload_fn(void *arg, char *err, size_t size);
 
 int ctl_init(struct ctl **out, struct event_base *base, const struct conf *c,
 	     const struct line_set *set, ctl_reload_fn *reload, void *reload_arg);
+/* The daemon's calls, for call/answer/hangup/calls (NULL: none). */
+struct calls;
+void ctl_set_calls(struct calls *cs);
 /* Close every client and remove the socket file. */
 void ctl_free(struct ctl *ctl);
 

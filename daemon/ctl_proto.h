@@ -31,6 +31,10 @@
 	X(UNREGISTER, unregister, "LINE", 1, 1, "un-register the line") \
 	X(FAILOVER, failover, "LINE", 1, 1, "switch the line to its next server now") \
 	X(RELOAD, reload, "", 0, 0, "re-read the config; only changed lines are touched") \
+	X(CALL, call, "LINE TARGET", 2, 2, "call TARGET (a number, a user or a sip: URI) from the line") \
+	X(ANSWER, answer, "CALL", 1, 1, "answer an incoming call") \
+	X(HANGUP, hangup, "CALL [CODE]", 1, 2, "hang up, cancel, or reject with CODE (400-699, default 486)") \
+	X(CALLS, calls, "", 0, 0, "the calls not yet closed") \
 	X(SUBSCRIBE, subscribe, "", 0, 0, "print events as they happen, until the daemon closes") \
 	X(VERSION, version, "", 0, 0, "the daemon's and sipuactl's versions")
 

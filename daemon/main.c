@@ -13,6 +13,7 @@
 #include <event2/event.h>
 
 #include "config.h"
+#include "calls.h"
 #include "ctl.h"
 #include "line.h"
 #include "lines.h"
@@ -41,6 +42,7 @@ struct daemon {
 	struct sip *sip;
 	struct resolver *res;
 	struct ctl *ctl;
+	struct calls *calls;
 	struct event *sig_term, *sig_int, *sig_hup;
 	struct event *stop_timer;
 	bool stopping, sip_down, lines_down;
@@ -81,6 +83,9 @@ static void stop_sip(struct daemon *d)
 	d->lines_down = true;
 	ctl_free(d->ctl); /* subscribers have seen every line's last event */
 	d->ctl = NULL;
+	ctl_set_calls(NULL);
+	calls_free(d->calls);
+	d->calls = NULL;
 	/* Handles go first: nua_shutdown would otherwise un-REGISTER again on
 	 * its own, and wait out 64*T1 on a dead server. */
 	lines_free(d->lines);
@@ -120,6 +125,7 @@ static void begin_stop(struct daemon *d)
 	notify_stopping();
 	log_info("stopping: un-registering %d line(s)", lines_view(d->lines)->n);
 	arm_ms(d->stop_timer, STOP_UNREGISTER_MS);
+	calls_stop(d->calls); /* BYE, CANCEL or reject: the far ends are not left ringing */
 	lines_stop(d->lines, lines_stopped_cb, d);
 }
 
@@ -152,6 +158,7 @@ static int reload(struct daemon *d, char *err, size_t size)
 	}
 	for (int i = 0; i < c->n_lines; i++)
 		log_add_secret(c->lines[i].password);
+	calls_rebind(d->calls, lines_conf(d->lines));
 	if (!d->debug)
 		log_set_level((enum log_level)c->log_level);
 	return 0;
@@ -255,6 +262,9 @@ static int start(struct daemon *d)
 		return -1;
 	}
 	d->conf = NULL;
+	if (calls_init(&d->calls, d->base, d->sip, lines_conf(d->lines), lines_view(d->lines)) != 0)
+		return -1;
+	ctl_set_calls(d->calls);
 	if (ctl_init(&d->ctl, d->base, c, lines_view(d->lines), reload_cb, d) != 0)
 		return -1;
 	d->sig_term = evsignal_new(d->base, SIGTERM, signal_cb, d);
@@ -271,6 +281,9 @@ static int start(struct daemon *d)
 static void teardown(struct daemon *d)
 {
 	ctl_free(d->ctl);
+	ctl_set_calls(NULL);
+	calls_free(d->calls);
+	d->calls = NULL;
 	lines_free(d->lines);
 	d->lines = NULL;
 	if (d->sip && !d->sip_down && d->base) {

@@ -1,4 +1,5 @@
 /* sip.c - the only file that speaks nua: the stack, pinned handles, outcome classification. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,7 +14,9 @@
 #include <sofia-sip/sip_header.h>
 #include <sofia-sip/sip_status.h>
 #include <sofia-sip/sip_util.h>
+#include <sofia-sip/msg_addr.h>
 #include <sofia-sip/msg_header.h>
+#include <sofia-sip/su_tag.h>
 #include <sofia-sip/tport_tag.h>
 #include <sofia-sip/url.h>
 #include <sofia-sip/su_wait.h>
@@ -36,6 +39,21 @@ struct sip {
 	struct loop *loop;
 	void (*done)(void *arg);
 	void *done_arg;
+	sip_incoming_cb *incoming;
+	void *incoming_ctx;
+};
+
+/* A handle's magic is a binding or a call: both start with their kind. */
+enum sip_kind { SK_REG = 0x5245, SK_CALL = 0x43414c };
+struct sip_magic {
+	enum sip_kind kind;
+};
+
+/* Credentials of a line and the challenges answered for the request in
+ * flight (RULES A.4: once per nonce). */
+struct sip_cred {
+	char *auth_user, *password;
+	int challenges;
 };
 
 /* A binding keeps no nua handle between requests. REGISTERs go out as
@@ -46,13 +64,15 @@ struct sip {
  * The agent decides when to refresh (RULES A.5); what carries a binding
  * from one request to the next is its Call-ID, CSeq and Contact, kept here. */
 struct sip_reg {
+	enum sip_kind kind;
 	struct sip *sip;
 	nua_handle_t *nh;       /* the REGISTER or un-REGISTER in flight, or NULL */
 	enum sip_op nh_op;      /* ... which of the two */
 	nua_handle_t *ping;     /* the OPTIONS in flight, or NULL */
 	sip_outcome_cb *cb;
 	void *ctx;
-	char *line_id, *user, *domain, *auth_user, *password;
+	char *line_id, *user, *domain;
+	struct sip_cred cred;
 	int server;             /* ;srv= of our Contact */
 	enum conf_transport tp;
 	char target[NETADDR_STR_MAX]; /* IP:PORT in use */
@@ -61,7 +81,6 @@ struct sip_reg {
 	char route[300];        /* preloaded Route to the server through a proxy, "" none */
 	char *from;
 	int expires;            /* asked for */
-	int challenges;         /* answered since the last final non-challenge */
 	bool renew;             /* a REGISTER failed: the next one starts a new Call-ID */
 	bool used;              /* a request went out with call_id */
 	bool retried_423;       /* this request was sent again with Min-Expires */
@@ -113,33 +132,50 @@ static int granted_expires(const struct sip_reg *r, const sip_t *sip)
 	return (int)best;
 }
 
-/* Answer a digest challenge. RFC 3261 22.1/22.3: a second challenge to
- * fresh credentials (not marked stale) means they are wrong; answering it
- * again would loop, so that is reported as an authentication failure. */
-static int authenticate(struct sip_reg *r, int status, const sip_t *sip)
+/* Answer a digest challenge on NH. RFC 3261 22.1/22.3: a second
+ * challenge to fresh credentials (not marked stale) means they are wrong;
+ * answering it again would loop, so that is reported as an authentication
+ * failure. */
+static int authenticate(struct sip *s, nua_handle_t *nh, struct sip_cred *cr, int status, const sip_t *sip)
 {
 	const msg_auth_t *au = status == 401 ? sip->sip_www_authenticate
 					     : sip->sip_proxy_authenticate;
-	if (!au || !au->au_scheme || !*r->password)
+	if (!au || !au->au_scheme || !cr->password || !*cr->password)
 		return -1;
 	const char *realm = msg_params_find(au->au_params, "realm=");
 	const char *stale = msg_params_find(au->au_params, "stale=");
 	bool is_stale = stale && (strcasecmp(stale, "true") == 0 || strcasecmp(stale, "\"true\"") == 0);
-	if (!realm || (r->challenges > 0 && !is_stale) || r->challenges >= SIP_STALE_MAX)
+	if (!realm || (cr->challenges > 0 && !is_stale) || cr->challenges >= SIP_STALE_MAX)
 		return -1;
-	size_t len = strlen(au->au_scheme) + strlen(realm) + strlen(r->auth_user) +
-		     strlen(r->password) + 8;
+	size_t len = strlen(au->au_scheme) + strlen(realm) + strlen(cr->auth_user) +
+		     strlen(cr->password) + 8;
 	char *cred = malloc(len);
 	if (!cred)
 		return -1;
 	/* realm keeps its quotes: "scheme:\"realm\":user:password" */
-	snprintf(cred, len, "%s:%s:%s:%s", au->au_scheme, realm, r->auth_user, r->password);
-	r->challenges++;
-	nua_authenticate(r->nh, NUTAG_AUTH(cred), TAG_END());
+	snprintf(cred, len, "%s:%s:%s:%s", au->au_scheme, realm, cr->auth_user, cr->password);
+	cr->challenges++;
+	nua_authenticate(nh, NUTAG_AUTH(cred), TAG_END());
 	explicit_bzero(cred, len);
 	free(cred);
-	loop_kick(r->sip->loop);
+	loop_kick(s->loop);
 	return 0;
+}
+
+static int cred_set(struct sip_cred *cr, const struct sip_account *a)
+{
+	cr->auth_user = strdup(a->auth_user && *a->auth_user ? a->auth_user : a->user);
+	cr->password = strdup(a->password ? a->password : "");
+	return cr->auth_user && cr->password ? 0 : -ENOMEM;
+}
+
+static void cred_free(struct sip_cred *cr)
+{
+	if (cr->password)
+		explicit_bzero(cr->password, strlen(cr->password));
+	free(cr->auth_user);
+	free(cr->password);
+	cr->auth_user = cr->password = NULL;
 }
 
 static int send_register(struct sip_reg *r, enum sip_op op);
@@ -164,7 +200,7 @@ static void reg_response(struct sip_reg *r, int status, const char *phrase, cons
 	if (sip && sip->sip_cseq && sip->sip_cseq->cs_seq > r->cseq)
 		r->cseq = sip->sip_cseq->cs_seq; /* nua counted up for a challenge */
 	if (!local && (status == 401 || status == 407)) {
-		if (authenticate(r, status, sip) == 0)
+		if (authenticate(r->sip, r->nh, &r->cred, status, sip) == 0)
 			return;
 		log_debug("%s: %d %s: credentials refused", r->line_id, status, phrase);
 	}
@@ -177,7 +213,7 @@ static void reg_response(struct sip_reg *r, int status, const char *phrase, cons
 		if (send_register(r, op) == 0)
 			return;
 	}
-	r->challenges = 0;
+	r->cred.challenges = 0;
 	if (status >= 300 && op == SIP_OP_REGISTER)
 		r->renew = true;
 	int expires = 0;
@@ -207,15 +243,22 @@ static void options_response(struct sip_reg *r, int status, const char *phrase, 
 	end_handle(s, done);
 }
 
+static void call_event(struct sip_call *c, nua_t *nua, nua_event_t event, int status, const char *phrase,
+		       const sip_t *sip, tagi_t tags[]);
+static void incoming_invite(struct sip *s, nua_handle_t *nh, const sip_t *sip);
+
 static void nua_cb(nua_event_t event, int status, char const *phrase,
 		   nua_t *nua, nua_magic_t *magic, nua_handle_t *nh,
 		   nua_hmagic_t *hmagic, sip_t const *sip, tagi_t tags[])
 {
-	(void)nua;
-	(void)tags;
 	struct sip *s = (struct sip *)magic;
-	struct sip_reg *r = (struct sip_reg *)hmagic;
+	const struct sip_magic *m = (const struct sip_magic *)hmagic;
+	struct sip_reg *r = m && m->kind == SK_REG ? (struct sip_reg *)hmagic : NULL;
 
+	if (m && m->kind == SK_CALL) {
+		call_event((struct sip_call *)hmagic, nua, event, status, phrase, sip, tags);
+		return;
+	}
 	switch (event) {
 	case nua_r_method:
 		if (r && nh == r->nh)
@@ -234,17 +277,13 @@ static void nua_cb(nua_event_t event, int status, char const *phrase,
 		}
 		return;
 	case nua_i_invite:
-		/* No calls yet: refuse politely rather than let the caller ring. */
-		if (!r) {
-			nua_respond(nh, SIP_480_TEMPORARILY_UNAVAILABLE, TAG_END());
-			nua_handle_destroy(nh);
-			loop_kick(s->loop);
-		}
+		if (!m)
+			incoming_invite(s, nh, sip);
 		return;
 	default:
 		/* Requests nua has already answered arrive on handles it made for
 		 * them; nobody else will release those. */
-		if (!r && nh && (event < nua_r_set_params || event == nua_i_register)) {
+		if (!m && nh && (event < nua_r_set_params || event == nua_i_register)) {
 			nua_handle_destroy(nh);
 			loop_kick(s->loop);
 		}
@@ -302,9 +341,14 @@ int sip_init(struct sip **out, struct loop *loop, const struct conf *c)
 			    NTATAG_SIP_T2((unsigned)c->t2),
 			    NTATAG_SIP_T1X64((unsigned)c->t1 * 64),
 			    NUTAG_OUTBOUND(SIP_OUTBOUND_OFF),
-			    /* No offer/answer engine until calls need one: nua
-			     * clones it into every handle (2 KB a line). */
+			    /* No offer/answer engine: nua would clone it into
+			     * every handle (2 KB a line); calls carry SDP that
+			     * sdp.c builds and reads (DESIGN "Calls"). */
 			    NUTAG_MEDIA_ENABLE(0),
+			    /* RULES F.3: the user answers; nothing rings or
+			     * answers by itself */
+			    NUTAG_AUTOALERT(0),
+			    NUTAG_AUTOANSWER(0),
 			    /* Timer K (RFC 3261 17.1.2.2): a finished REGISTER is
 			     * kept T4 to absorb retransmitted answers, about 10 KB
 			     * each; T4_MS instead of 5 s keeps a fleet's burst of
@@ -369,8 +413,9 @@ static char *host_part(const char *h)
 	return strdup(buf);
 }
 
-/* 128 random bits: unique across devices and restarts (RFC 3261 8.1.1.4). */
-static void new_call_id(struct sip_reg *r)
+/* 128 random bits as hex into BUF (33 bytes): unique across devices and
+ * restarts (RFC 3261 8.1.1.4). */
+static void random_id(char *buf)
 {
 	unsigned char b[16];
 	FILE *f = fopen("/dev/urandom", "re");
@@ -380,9 +425,13 @@ static void new_call_id(struct sip_reg *r)
 	}
 	if (f)
 		fclose(f);
-	char *p = r->call_id;
 	for (size_t i = 0; i < sizeof b; i++)
-		p += sprintf(p, "%02x", b[i]);
+		buf += sprintf(buf, "%02x", b[i]);
+}
+
+static void new_call_id(struct sip_reg *r)
+{
+	random_id(r->call_id);
 	r->used = false;
 	r->cseq = 0;
 }
@@ -410,6 +459,7 @@ struct sip_reg *sip_reg_new(struct sip *s, const struct sip_account *a, int serv
 	struct sip_reg *r = calloc(1, sizeof *r);
 	if (!r)
 		return NULL;
+	r->kind = SK_REG;
 	r->sip = s;
 	r->server = server;
 	new_call_id(r);
@@ -418,12 +468,10 @@ struct sip_reg *sip_reg_new(struct sip *s, const struct sip_account *a, int serv
 	r->line_id = strdup(a->line_id);
 	r->user = strdup(a->user);
 	r->domain = host_part(a->domain);
-	r->auth_user = strdup(a->auth_user && *a->auth_user ? a->auth_user : a->user);
-	r->password = strdup(a->password ? a->password : "");
 	char display[160] = "";
 	if (a->display_name && *a->display_name)
 		quote_display(display, sizeof display, a->display_name);
-	if (!r->line_id || !r->user || !r->domain || !r->auth_user || !r->password ||
+	if (!r->line_id || !r->user || !r->domain || cred_set(&r->cred, a) != 0 ||
 	    asprintf(&r->from, "%s%s<sip:%s@%s>", display, *display ? " " : "", r->user, r->domain) < 0)
 		goto fail;
 	return r;
@@ -465,7 +513,7 @@ static int send_register(struct sip_reg *r, enum sip_op op)
 	if (!r->nh)
 		return -ENOMEM;
 	r->nh_op = op;
-	r->challenges = 0;
+	r->cred.challenges = 0;
 	snprintf(ruri, sizeof ruri, "sip:%s", r->domain);
 	snprintf(exp, sizeof exp, "%d", op == SIP_OP_REGISTER ? r->expires : 0);
 	snprintf(cseq, sizeof cseq, "%lu REGISTER", (unsigned long)next_cseq(r));
@@ -555,13 +603,365 @@ void sip_reg_free(struct sip_reg *r)
 		return;
 	end_handle(r->sip, r->ping);
 	end_handle(r->sip, r->nh);
-	if (r->password)
-		explicit_bzero(r->password, strlen(r->password));
+	cred_free(&r->cred);
 	free(r->from);
 	free(r->line_id);
 	free(r->user);
 	free(r->domain);
-	free(r->auth_user);
-	free(r->password);
 	free(r);
+}
+
+/* ---- calls (RULES F) ---- */
+
+/* One call: the INVITE dialog's handle, and what a BYE sent outside it
+ * needs (F.4: the server the dialog goes through is gone). */
+struct sip_call {
+	enum sip_kind kind;
+	struct sip *sip;
+	nua_handle_t *nh;        /* the INVITE dialog */
+	nua_handle_t *bye_nh;    /* a BYE sent through another server */
+	sip_call_cb *cb;
+	void *ctx;
+	struct sip_cred cred;
+	bool incoming;
+	bool ended;              /* SCE_ENDED reported */
+	bool bye_out;            /* our BYE is in flight on nh */
+	/* the dialog, for a BYE outside it: From and To as we send them */
+	char *call_id, *local, *remote, *target;
+	uint32_t cseq;
+};
+
+void sip_set_incoming(struct sip *s, sip_incoming_cb *cb, void *ctx)
+{
+	s->incoming = cb;
+	s->incoming_ctx = ctx;
+}
+
+static void call_report(struct sip_call *c, enum sip_call_ev ev, int status, const char *phrase,
+			const sip_t *sip, bool remote)
+{
+	struct sip_call_info i = {
+		.ev = ev, .status = status, .phrase = phrase ? phrase : "",
+		.local = !sip || nta_sip_is_internal(sip), .remote = remote,
+	};
+	if (sip && sip->sip_payload && sip->sip_content_type && sip->sip_content_type->c_type &&
+	    strcasecmp(sip->sip_content_type->c_type, "application/sdp") == 0) {
+		i.sdp = sip->sip_payload->pl_data;
+		i.sdp_len = sip->sip_payload->pl_len;
+	}
+	if (c->cb)
+		c->cb(c->ctx, &i);
+}
+
+static void set_str(char **dst, char *src)
+{
+	free(*dst);
+	*dst = src;
+}
+
+/* Keep what a BYE outside the dialog needs: RFC 3261 12.2.1.1 (Call-ID,
+ * tags, remote target, a CSeq above the last). LOCAL_FROM: our party is
+ * the request's From (outgoing) or To (incoming). */
+static void keep_dialog(struct sip_call *c, const sip_t *sip, bool local_from)
+{
+	su_home_t *home = nua_handle_home(c->nh);
+	if (!sip || !sip->sip_from || !sip->sip_to || !sip->sip_call_id)
+		return;
+	const sip_addr_t *ours = local_from ? sip->sip_from : sip->sip_to;
+	const sip_addr_t *theirs = local_from ? sip->sip_to : sip->sip_from;
+	char *o = sip_header_as_string(home, (const sip_header_t *)ours);
+	char *t = sip_header_as_string(home, (const sip_header_t *)theirs);
+	if (o && t && ours->a_tag && theirs->a_tag) {
+		set_str(&c->local, strdup(o));
+		set_str(&c->remote, strdup(t));
+		set_str(&c->call_id, strdup(sip->sip_call_id->i_id));
+	}
+	su_free(home, o);
+	su_free(home, t);
+	if (sip->sip_contact && !local_from == c->incoming) {
+		char *u = url_as_string(home, sip->sip_contact->m_url);
+		if (u)
+			set_str(&c->target, strdup(u));
+		su_free(home, u);
+	}
+	if (sip->sip_cseq && sip->sip_cseq->cs_seq > c->cseq)
+		c->cseq = sip->sip_cseq->cs_seq;
+}
+
+static void end_call_handle(struct sip_call *c, nua_handle_t **nh)
+{
+	if (!*nh)
+		return;
+	nua_handle_bind(*nh, NULL);
+	nua_handle_destroy(*nh);
+	*nh = NULL;
+	loop_kick(c->sip->loop);
+}
+
+static void call_event(struct sip_call *c, nua_t *nua, nua_event_t event, int status, const char *phrase,
+		       const sip_t *sip, tagi_t tags[])
+{
+	(void)nua;
+	switch (event) {
+	case nua_r_invite:
+		if (!c->nh)
+			return;
+		if (status < 200) {
+			if (status > 0)
+				call_report(c, SCE_PROGRESS, status, phrase, sip, false);
+			return;
+		}
+		if (sip && !nta_sip_is_internal(sip) && (status == 401 || status == 407) &&
+		    authenticate(c->sip, c->nh, &c->cred, status, sip) == 0)
+			return;
+		c->cred.challenges = 0;
+		if (status < 300)
+			keep_dialog(c, sip, true);
+		call_report(c, SCE_FINAL, status, phrase, sip, false);
+		return;
+	case nua_i_ack:
+		keep_dialog(c, sip, false);
+		call_report(c, SCE_ACKED, 200, phrase, sip, false);
+		return;
+	case nua_r_bye:
+		if (sip && !nta_sip_is_internal(sip) && (status == 401 || status == 407) &&
+		    authenticate(c->sip, c->nh, &c->cred, status, sip) == 0)
+			return;
+		if (status >= 200 && c->bye_out) {
+			c->bye_out = false;
+			call_report(c, SCE_BYE_DONE, status, phrase, sip, false);
+		}
+		return;
+	case nua_r_method:
+		if (status < 200)
+			return;
+		if (sip && !nta_sip_is_internal(sip) && (status == 401 || status == 407) && c->bye_nh &&
+		    authenticate(c->sip, c->bye_nh, &c->cred, status, sip) == 0)
+			return;
+		end_call_handle(c, &c->bye_nh);
+		call_report(c, SCE_BYE_DONE, status, phrase, sip, false);
+		return;
+	case nua_i_bye:
+		if (!c->ended) {
+			c->ended = true;
+			call_report(c, SCE_ENDED, 200, "remote hangup", NULL, true);
+		}
+		return;
+	case nua_i_cancel:
+		if (!c->ended) {
+			c->ended = true;
+			call_report(c, SCE_ENDED, 487, "cancelled by the caller", NULL, true);
+		}
+		return;
+	case nua_i_state: {
+		int cs = nua_callstate_init;
+		tl_gets(tags, NUTAG_CALLSTATE_REF(cs), TAG_END());
+		if (cs == nua_callstate_terminated && !c->ended && !c->bye_out) {
+			c->ended = true;
+			call_report(c, SCE_ENDED, status >= 300 ? status : 200, phrase, sip, false);
+		}
+		return;
+	}
+	default:
+		return;
+	}
+}
+
+static struct sip_call *call_new(struct sip *s)
+{
+	struct sip_call *c = calloc(1, sizeof *c);
+	if (!c)
+		return NULL;
+	c->kind = SK_CALL;
+	c->sip = s;
+	return c;
+}
+
+/* Source address of the request being handled, as text. */
+static void source_ip(nua_t *nua, char *buf, size_t size)
+{
+	buf[0] = '\0';
+	msg_t *msg = nua_current_request(nua);
+	su_addrinfo_t *ai = msg ? msg_addrinfo(msg) : NULL;
+	if (!ai || !ai->ai_addr)
+		return;
+	const su_sockaddr_t *su = (const su_sockaddr_t *)ai->ai_addr;
+	if (su->su_family == AF_INET)
+		inet_ntop(AF_INET, &su->su_sin.sin_addr, buf, (socklen_t)size);
+	else if (su->su_family == AF_INET6)
+		inet_ntop(AF_INET6, &su->su_sin6.sin6_addr, buf, (socklen_t)size);
+}
+
+static void incoming_invite(struct sip *s, nua_handle_t *nh, const sip_t *sip)
+{
+	char ip[NETADDR_IP_MAX], line[CONF_ID_MAX + 1], from[256] = "";
+	int code = 403;
+	source_ip(s->nua, ip, sizeof ip);
+	struct sip_call *c = s->incoming && sip && sip->sip_request ? call_new(s) : NULL;
+	if (c) {
+		const url_t *ru = sip->sip_request->rq_url;
+		bool has_line = ru->url_params && url_param(ru->url_params, "line", line, sizeof line) > 0;
+		if (sip->sip_from)
+			url_e(from, sizeof from, sip->sip_from->a_url);
+		struct sip_incoming in = {
+			.ruri_user = ru->url_user ? ru->url_user : "",
+			.line_param = has_line ? line : NULL,
+			.source_ip = ip,
+			.from = from,
+		};
+		if (sip->sip_payload && sip->sip_content_type && sip->sip_content_type->c_type &&
+		    strcasecmp(sip->sip_content_type->c_type, "application/sdp") == 0) {
+			in.sdp = sip->sip_payload->pl_data;
+			in.sdp_len = sip->sip_payload->pl_len;
+		}
+		c->incoming = true;
+		c->nh = nh;
+		if (sip->sip_call_id)
+			c->call_id = strdup(sip->sip_call_id->i_id);
+		nua_handle_bind(nh, c);
+		code = s->incoming(s->incoming_ctx, c, &in);
+		if (code == 0) {
+			keep_dialog(c, sip, false);
+			return;
+		}
+		nua_handle_bind(nh, NULL);
+		c->nh = NULL;
+		sip_call_free(c);
+	}
+	nua_respond(nh, code, sip_status_phrase(code), TAG_END());
+	nua_handle_destroy(nh);
+	loop_kick(s->loop);
+}
+
+int sip_call_bind(struct sip_call *c, const struct sip_account *a, sip_call_cb *cb, void *ctx)
+{
+	c->cb = cb;
+	c->ctx = ctx;
+	return cred_set(&c->cred, a);
+}
+
+struct sip_call *sip_call_invite(struct sip *s, const struct sip_account *a, const char *target,
+				 const char *ip, int port, enum conf_transport tp, const char *route,
+				 const char *sdp, sip_call_cb *cb, void *ctx)
+{
+	char addr[NETADDR_STR_MAX], proxy[128], rt[300], display[160] = "", params[CONF_ID_MAX + 24];
+	char domain[CONF_DOMAIN_MAX + 3], *from = NULL;
+	struct sip_call *c = call_new(s);
+	if (!c || sip_call_bind(c, a, cb, ctx) != 0)
+		goto fail;
+	if (a->display_name && *a->display_name)
+		quote_display(display, sizeof display, a->display_name);
+	netaddr_host(domain, sizeof domain, a->domain, 0);
+	if (asprintf(&from, "%s%s<sip:%s@%s>", display, *display ? " " : "", a->user, domain) < 0) {
+		from = NULL;
+		goto fail;
+	}
+	netaddr_host(addr, sizeof addr, ip, port);
+	pin_url(proxy, sizeof proxy, addr, tp);
+	if (route && *route)
+		snprintf(rt, sizeof rt, "<sip:%s;lr%s>", route, tp_suffix(tp));
+	else
+		rt[0] = '\0';
+	snprintf(params, sizeof params, "line=%s%s", a->line_id, tp_suffix(tp));
+	char id[33];
+	random_id(id);
+	c->call_id = strdup(id);
+	c->nh = nua_handle(s->nua, c, SIPTAG_FROM_STR(from), SIPTAG_TO_STR(target), SIPTAG_CALL_ID_STR(id),
+			   TAG_END());
+	if (!c->call_id || !c->nh)
+		goto fail;
+	/* Pinned like a REGISTER (DESIGN "Rules"): the handle's proxy is the
+	 * next hop of every request of the dialog, the BYE included (F.4). */
+	nua_set_hparams(c->nh, NUTAG_PROXY(proxy), NUTAG_M_USERNAME(a->user), NUTAG_M_PARAMS(params),
+			TAG_IF(rt[0], NUTAG_INITIAL_ROUTE_STR(rt)), TAG_END());
+	nua_invite(c->nh, NUTAG_URL(target), NUTAG_PROXY(proxy),
+		   SIPTAG_CONTENT_TYPE_STR("application/sdp"), SIPTAG_PAYLOAD_STR(sdp), TAG_END());
+	loop_kick(s->loop);
+	free(from);
+	return c;
+fail:
+	free(from);
+	sip_call_free(c);
+	return NULL;
+}
+
+int sip_call_cancel(struct sip_call *c)
+{
+	if (!c->nh)
+		return -EINVAL;
+	nua_cancel(c->nh, TAG_END());
+	loop_kick(c->sip->loop);
+	return 0;
+}
+
+int sip_call_respond(struct sip_call *c, int status, const char *sdp)
+{
+	if (!c->nh)
+		return -EINVAL;
+	bool body = status >= 200 && status < 300 && sdp;
+	nua_respond(c->nh, status, sip_status_phrase(status),
+		    TAG_IF(body, SIPTAG_CONTENT_TYPE_STR("application/sdp")), TAG_IF(body, SIPTAG_PAYLOAD_STR(sdp)),
+		    TAG_END());
+	loop_kick(c->sip->loop);
+	return 0;
+}
+
+int sip_call_bye(struct sip_call *c)
+{
+	if (!c->nh)
+		return -EINVAL;
+	c->bye_out = true;
+	c->ended = true; /* the terminated state that follows is our own BYE's */
+	nua_bye(c->nh, TAG_END());
+	loop_kick(c->sip->loop);
+	return 0;
+}
+
+int sip_call_bye_via(struct sip_call *c, const char *ip, int port, enum conf_transport tp, const char *route)
+{
+	char addr[NETADDR_STR_MAX], proxy[128], rt[300], cseq[32];
+	if (!c->call_id || !c->local || !c->remote || !c->target)
+		return -EINVAL;
+	/* The dialog's own handle is done with: its BYE failed. */
+	end_call_handle(c, &c->nh);
+	end_call_handle(c, &c->bye_nh);
+	netaddr_host(addr, sizeof addr, ip, port);
+	pin_url(proxy, sizeof proxy, addr, tp);
+	if (route && *route)
+		snprintf(rt, sizeof rt, "<sip:%s;lr%s>", route, tp_suffix(tp));
+	else
+		rt[0] = '\0';
+	c->cseq += 2; /* above the INVITE's and the failed BYE's */
+	snprintf(cseq, sizeof cseq, "%lu BYE", (unsigned long)c->cseq);
+	c->bye_nh = nua_handle(c->sip->nua, c, SIPTAG_FROM_STR(c->local), SIPTAG_TO_STR(c->remote), TAG_END());
+	if (!c->bye_nh)
+		return -ENOMEM;
+	c->cred.challenges = 0;
+	/* RFC 3261 15.1.1 + 12.2.1.1: the same dialog (Call-ID, tags, remote
+	 * target), a higher CSeq; the route set of the dead server is left
+	 * out: the server the line registered with now relays it. */
+	nua_set_hparams(c->bye_nh, NUTAG_PROXY(proxy), TAG_IF(rt[0], NUTAG_INITIAL_ROUTE_STR(rt)), TAG_END());
+	nua_method(c->bye_nh, NUTAG_METHOD("BYE"), NUTAG_URL(c->target), NUTAG_PROXY(proxy),
+		   SIPTAG_CALL_ID_STR(c->call_id), SIPTAG_CSEQ_STR(cseq), TAG_END());
+	loop_kick(c->sip->loop);
+	return 0;
+}
+
+const char *sip_call_sip_id(const struct sip_call *c)
+{
+	return c->call_id ? c->call_id : "";
+}
+
+void sip_call_free(struct sip_call *c)
+{
+	if (!c)
+		return;
+	end_call_handle(c, &c->nh);
+	end_call_handle(c, &c->bye_nh);
+	cred_free(&c->cred);
+	free(c->call_id);
+	free(c->local);
+	free(c->remote);
+	free(c->target);
+	free(c);
 }

@@ -70,4 +70,64 @@ int sip_reg_options(struct sip_reg *r, const char *ip, int port, enum conf_trans
 /* Drop the handle at once: no callback for it runs afterwards. */
 void sip_reg_free(struct sip_reg *r);
 
+/* ---- calls (RULES F): facts only, call.c decides ---- */
+
+struct sip_call;
+
+enum sip_call_ev {
+	SCE_PROGRESS, /* a 1xx to our INVITE */
+	SCE_FINAL,    /* the final answer to our INVITE (a challenge is answered here, once) */
+	SCE_ACKED,    /* the ACK to our 200 came */
+	SCE_BYE_DONE, /* the final answer to our BYE */
+	SCE_ENDED,    /* the dialog is over: the far end's BYE or CANCEL, or no ACK */
+	SCE_MAX
+};
+
+struct sip_call_info {
+	enum sip_call_ev ev;
+	int status;
+	bool local;           /* our own stack made the answer up */
+	bool remote;          /* SCE_ENDED: the far end ended it */
+	const char *phrase;
+	const char *sdp;      /* an application/sdp body, NULL none */
+	size_t sdp_len;
+};
+
+typedef void sip_call_cb(void *ctx, const struct sip_call_info *i);
+
+/* An INVITE for a line arrived. */
+struct sip_incoming {
+	const char *ruri_user;  /* the Request-URI's user, "" none */
+	const char *line_param; /* its ;line= parameter, NULL none */
+	const char *source_ip;  /* where the packet came from */
+	const char *from;       /* the caller's URI */
+	const char *sdp;        /* the offer, NULL none */
+	size_t sdp_len;
+};
+
+/* Return 0 after sip_call_bind() took the call, else the status to refuse
+ * it with (the call is freed). */
+typedef int sip_incoming_cb(void *ctx, struct sip_call *c, const struct sip_incoming *in);
+void sip_set_incoming(struct sip *s, sip_incoming_cb *cb, void *ctx);
+
+/* INVITE TARGET (a SIP URI) as account A through IP:PORT over TP (ROUTE as
+ * for REGISTER: an outbound proxy relays it to the server) offering SDP. */
+struct sip_call *sip_call_invite(struct sip *s, const struct sip_account *a, const char *target,
+				 const char *ip, int port, enum conf_transport tp, const char *route,
+				 const char *sdp, sip_call_cb *cb, void *ctx);
+/* An incoming call is the line's: its events go to CB, challenges to our
+ * BYE are answered with A's credentials. */
+int sip_call_bind(struct sip_call *c, const struct sip_account *a, sip_call_cb *cb, void *ctx);
+int sip_call_cancel(struct sip_call *c);
+/* Answer the incoming INVITE: STATUS, with SDP for a 2xx. */
+int sip_call_respond(struct sip_call *c, int status, const char *sdp);
+/* BYE in the dialog, along its route set. */
+int sip_call_bye(struct sip_call *c);
+/* BYE through IP:PORT over TP (ROUTE: via an outbound proxy) instead of
+ * the dialog's route set: the server the call went through is gone (F.4). */
+int sip_call_bye_via(struct sip_call *c, const char *ip, int port, enum conf_transport tp, const char *route);
+const char *sip_call_sip_id(const struct sip_call *c);
+/* Drop the call's handles: no callback for it runs afterwards. */
+void sip_call_free(struct sip_call *c);
+
 #endif

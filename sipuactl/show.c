@@ -480,9 +480,70 @@ static void print_history(json_object *reply)
 	table_free(&t);
 }
 
-/* One subscribed event on one line: time, line, kind, from -> to, reason. */
+/* A call's media for people: "PCMU/8000 127.0.0.1:16384 <-> 127.0.0.2:6000". */
+static char *media_text(json_object *c)
+{
+	json_object *m = jget(c, "media", json_type_object);
+	json_object *l = m ? jget(m, "local", json_type_object) : NULL;
+	json_object *r = m ? jget(m, "remote", json_type_object) : NULL;
+	long long lp = 0, rp = 0;
+	if (!m || !l || !r || !jnum(l, "port", &lp) || !jnum(r, "port", &rp))
+		return NULL;
+	return xasprintf("%s %s:%lld <-> %s:%lld", jstr(m, "codec") ? jstr(m, "codec") : "?",
+			 jstr(l, "address") ? jstr(l, "address") : "?", lp,
+			 jstr(r, "address") ? jstr(r, "address") : "?", rp);
+}
+
+static void print_calls(json_object *reply)
+{
+	static const char *const head[] = { "CALL", "LINE", "DIR", "STATE", "PEER", "SERVER", "MEDIA" };
+	json_object *calls = jget(reply, "calls", json_type_array);
+	struct table t;
+
+	table_init(&t, 7, head);
+	for (size_t i = 0; calls && i < json_object_array_length(calls); i++) {
+		json_object *c = json_object_array_get_idx(calls, i);
+		table_cell(&t, jstr(c, "id"));
+		table_cell(&t, jstr(c, "line"));
+		table_cell(&t, jstr(c, "direction"));
+		table_cell(&t, jstr(c, "state"));
+		table_cell(&t, jstr(c, "peer"));
+		char *s = server_text(jget(c, "server", json_type_object));
+		table_cell(&t, s);
+		free(s);
+		s = media_text(c);
+		table_cell(&t, s);
+		free(s);
+	}
+	table_print(&t);
+	table_free(&t);
+}
+
+/* One subscribed event on one line: time, line, kind, from -> to, reason;
+ * a call's: time, line, "call", id, state, peer, code and reason, media. */
 static void print_event(json_object *ev)
 {
+	if (jstr(ev, "call")) {
+		struct event_text e;
+		event_render(ev, &e, true);
+		long long code = 0;
+		char *media = media_text(ev);
+		char *tail = jnum(ev, "code", &code) ? xasprintf(": %lld %s", code, jstr(ev, "reason") ? jstr(ev, "reason") : "")
+						     : xstrdup("");
+		char *text = xasprintf("%s %s call %s %s %s %s%s%s%s", e.at, jstr(ev, "line") ? jstr(ev, "line") : "-",
+				       jstr(ev, "call"), jstr(ev, "state") ? jstr(ev, "state") : "-",
+				       jstr(ev, "direction") ? jstr(ev, "direction") : "-",
+				       jstr(ev, "peer") ? jstr(ev, "peer") : "-", tail, media ? " media " : "",
+				       media ? media : "");
+		char *clean_text = clean(text, 0, NULL);
+		printf("%s\n", clean_text);
+		free(clean_text);
+		free(text);
+		free(tail);
+		free(media);
+		event_text_free(&e);
+		return;
+	}
 	struct event_text e;
 	event_render(ev, &e, true);
 	char *line = clean(jstr(ev, "line"), 0, NULL), *kind = clean(jstr(ev, "kind"), 0, NULL);
@@ -506,6 +567,15 @@ static void print_reply(enum ctl_cmd cmd, json_object *reply)
 	case CTL_CMD_HISTORY:
 		print_history(reply);
 		break;
+	case CTL_CMD_CALLS:
+		print_calls(reply);
+		break;
+	case CTL_CMD_CALL: {
+		char *id = clean(jstr(reply, "call") ? jstr(reply, "call") : "?", 0, NULL);
+		printf("%s\n", id);
+		free(id);
+		break;
+	}
 	case CTL_CMD_VERSION: {
 		char *v = clean(jstr(reply, "version") ? jstr(reply, "version") : "unknown", 0, NULL);
 		printf("sipuad %s (sipuactl %s)\n", v, SIPUAD_VERSION);

@@ -2,7 +2,7 @@
 # A malformed SIP message never crashes the daemon (the project's rule):
 # garbage, truncated and oversized messages over UDP and TCP at its SIP
 # port, a response to nothing, an unsolicited INVITE; afterwards it still
-# answers OPTIONS, refuses calls politely (480, until calls exist) and its
+# answers OPTIONS, refuses a stranger's INVITE (403, RULES F.3) and its
 # line never noticed. Also run on the ASan build, where it must be clean.
 source "$(dirname "$0")/lib.sh"
 fx_init
@@ -97,7 +97,7 @@ while r.startswith(b"SIP/2.0 1"):  # 100 Trying first
     data, _ = u.recvfrom(65536)
     r = data.split(b"\r\n", 1)[0]
 print("INVITE:", r)
-assert r.startswith(b"SIP/2.0 480"), r
+assert r.startswith(b"SIP/2.0 403"), r
 EOF
 
 fx_pid_alive "$SIPUAD_PID" || fail "sipuad died"
