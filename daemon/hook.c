@@ -45,6 +45,7 @@ struct hook {
 	struct event_base *base;
 	struct event *sigchld;
 	int timeout_ms;
+	bool no_close_range; /* tests: the loop of old kernels instead */
 	struct hook_slot slot[HOOK_RUNNING_MAX];
 	struct hook_req queue[HOOK_QUEUE_MAX]; /* FIFO, oldest first */
 	int n_queued;
@@ -180,7 +181,8 @@ static char **make_envp(const struct hook_req *r)
 
 /* The child, between fork and exec: only async-signal-safe calls (the
  * daemon's other state, locks included, is a copy that may be mid-change). */
-static _Noreturn void child(int devnull, unsigned max_fd, char *const argv[], char *const envp[])
+static _Noreturn void child(int devnull, unsigned max_fd, bool use_close_range, char *const argv[],
+			    char *const envp[])
 {
 	/* Its own process group: the timeout kills a shell hook's children
 	 * with it (the parent sets it too, so neither order races). */
@@ -200,11 +202,14 @@ static _Noreturn void child(int devnull, unsigned max_fd, char *const argv[], ch
 		_exit(127);
 	/* Nothing else of ours goes along: SIP sockets, the control socket,
 	 * SQLite, epoll, libevent's signal pipe. */
+	bool closed = false;
 #ifdef SYS_close_range
-	if (syscall(SYS_close_range, 3U, ~0U, 0U) != 0)
+	closed = use_close_range && syscall(SYS_close_range, 3U, ~0U, 0U) == 0;
+#else
+	(void)use_close_range;
 #endif
-		for (unsigned fd = 3; fd < max_fd; fd++)
-			close((int)fd); /* a kernel before 5.9 */
+	for (unsigned fd = 3; !closed && fd < max_fd; fd++)
+		close((int)fd); /* a kernel before 5.9 (many a device's 4.x) */
 	sigset_t none;
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
@@ -239,7 +244,7 @@ static int start(struct hook *h, struct hook_slot *s, struct hook_req *r)
 	sigprocmask(SIG_SETMASK, &all, &old);
 	pid_t pid = fork();
 	if (pid == 0)
-		child(devnull, max_fd, argv, envp);
+		child(devnull, max_fd, !h->no_close_range, argv, envp);
 	int fork_errno = errno;
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	if (pid < 0) {
@@ -548,4 +553,9 @@ void hook_get_stats(const struct hook *h, struct hook_stats *out)
 void hook_set_timeout_ms(struct hook *h, int ms)
 {
 	h->timeout_ms = ms > 0 ? ms : HOOK_TIMEOUT_MS;
+}
+
+void hook_set_close_range(struct hook *h, bool use)
+{
+	h->no_close_range = !use;
 }

@@ -2,6 +2,8 @@
 #ifndef SIPUAD_HOOK_H
 #define SIPUAD_HOOK_H
 
+#include <stdbool.h>
+
 struct event_base;
 struct hook;
 
@@ -46,6 +48,9 @@ struct hook_stats {
 };
 void hook_get_stats(const struct hook *h, struct hook_stats *out);
 
+/* For tests only: whether the child closes our descriptors with
+ * close_range (Linux 5.9; the default) or with the loop older kernels get. */
+void hook_set_close_range(struct hook *h, bool use);
 /* For tests only: the timeout (HOOK_TIMEOUT_MS by default) of runs started from now on. */
 void hook_set_timeout_ms(struct hook *h, int ms);
 
