@@ -405,6 +405,11 @@ static void execute(struct ocall *oc, const struct call_action *x)
 		struct line *l = line_of(oc);
 		if (l)
 			line_request_failed(l, x->hop.server, x->server_down, x->status, x->reason);
+		/* the line may be registered elsewhere already (it moved on
+		 * before this request failed): the call hears of its hop now,
+		 * not at its next change */
+		oc->line_dirty = true;
+		event_active(oc->cs->deferred, 0, 0);
 		return;
 	}
 	case CA_PUBLISH:

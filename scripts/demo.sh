@@ -3,7 +3,9 @@
 # 127.0.0.2, backup 127.0.0.3) and sipuad with config/demo.conf; shows the
 # lines registering, then kills the primary (failover), brings it back
 # (failback), printing status, history and the registrars' own view at each
-# step; stops everything DEMO_SECONDS (20) later or on Ctrl-C.
+# step. A call from line1 to line2 (RULES F) is up when the primary dies: it
+# survives the failover, and its BYE reaches line2 through the backup.
+# Stops everything DEMO_SECONDS (20) later or on Ctrl-C.
 set -u
 BUILD=$(cd "${1:-build}" && pwd)
 TOP=$(cd "$(dirname "$0")/.." && pwd)
@@ -63,6 +65,24 @@ history() {
 	done
 }
 
+ctl() { "$SIPUACTL_BIN" -s "$SIPUAD_SOCK" "$@"; }
+ringing_on_line2() { ctl -j calls | jq -er 'first(.calls[] | select(.line == "line2" and .state == "incoming") | .id)'; }
+call_state() { ctl -j calls | jq -r --arg id "$1" '.calls[] | select(.id == $id) | .state'; }
+established() { [[ $(call_state "$1") == established ]]; }
+no_calls() { [[ $(ctl -j calls | jq '.calls | length') == 0 ]]; }
+
+say "line1 calls line2 (1002) through the primary; line2 answers"
+ctl -j subscribe >"$FX_DIR/events.json" 2>/dev/null &
+SUB=$!
+fx_track "$SUB"
+CALL=$(ctl call line1 1002) || fail "call line1 1002"
+echo "call $CALL placed"
+wait_for 5 "line2 rings" ringing_on_line2 || fail "line2 does not ring"
+IN=$(ringing_on_line2)
+ctl answer "$IN" || fail "answer $IN"
+wait_for 5 "the call established" established "$CALL" || fail "the call is not established"
+ctl calls
+
 say "the primary registrar dies (SIGKILL: its port closes, the kernel answers ICMP unreachable)"
 t0=$SECONDS
 kam_kill primary
@@ -70,6 +90,17 @@ wait_for 30 "both lines on the backup" both_on 1 || echo "(not both on the backu
 echo "both lines registered on the backup after $((SECONDS - t0)) s (heartbeat every 2 s)"
 show
 history
+say "the call is still up (a registration failover never touches a call)"
+established "$CALL" || fail "the call did not survive the failover"
+ctl calls
+
+say "line1 hangs up: its BYE finds the primary dead and goes again through the backup"
+ctl hangup "$CALL" || fail "hangup $CALL"
+wait_for 10 "line2's call closed" no_calls || fail "line2's call is still open: $(ctl -j calls)"
+jq -r 'select(.kind == "call") | "\(.call) \(.line) \(.state)\(if .code then " \(.code) \(.reason)" else "" end)"' \
+	"$FX_DIR/events.json" 2>/dev/null | sed 's/^/  event: /'
+grep -E "call $CALL|BYE" "$FX_DIR/sipuad.log" | tail -n 4 | sed 's/^/  log: /'
+fx_stop_pid "$SUB" 2
 
 say "the primary comes back; each line probes it with its own REGISTER every 4-8 s"
 t0=$SECONDS

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# RULES F.3, D.14: an INVITE from an address that is not one of the line's
+# servers or proxies gets 403, raises no event and rings nothing, even with
+# the line's user and its ;line= parameter; a flood of them (thousands,
+# from sipp) neither disturbs the registration nor grows memory, and is
+# logged at a bounded rate. The same INVITE through the line's registrar
+# rings the line.
+# fx-timeout: 120
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/lib_calls.sh"
+fx_init
+A=$(fx_ip 1)
+STRANGER=$(fx_ip 8)
+PORT=$(fx_free_port)
+kam_start a "$A" || fail "kamailio a"
+{
+	sipuad_conf_common 100
+	cat <<EOF2
+lines = (
+$(sipuad_conf_calls_line la 6001 "{ host = \"$A\"; expires = 60; }" "heartbeat = { interval = 1; };")
+);
+EOF2
+} >"$FX_DIR/sipuad.conf"
+sed -i "s/port = 0;/port = $PORT;/" "$FX_DIR/sipuad.conf"
+sipuad_start "$FX_DIR/sipuad.conf" || fail "sipuad did not start"
+wait_for 5 "la registered" sipuad_on la 0 || fail "la: $(sipuad_line_json la)"
+EV=$FX_DIR/events.json
+sipuad_subscribe "$EV" || fail "subscribe"
+cid=$(kam_contacts a 6001 | cut -f3)
+
+rss() { awk '/^VmRSS/ { print $2 }' "/proc/$SIPUAD_PID/status"; }
+
+# flood N RATE: N stranger INVITEs at RATE/s, each must get 403
+flood() {
+	local out=$FX_DIR/flood.$1.out
+	timeout 60 sipp -sf "$FX_SIPP_DIR/uac_invite_stranger.xml" -i "$STRANGER" -p 0 \
+		-s 6001 "$FX_LOCAL_IP:$PORT" -m "$1" -r "$2" -l 200 -nostdin \
+		-timeout 50s -timeout_error >"$out" 2>&1
+}
+
+flood 1 1 || fail "a stranger's INVITE did not get 403: $(tail -n 20 "$FX_DIR/flood.1.out")"
+log0=$(wc -l <"$FX_DIR/sipuad.log")
+flood 3000 500 || fail "flood 1: not every INVITE got 403: $(tail -n 20 "$FX_DIR/flood.3000.out")"
+r1=$(rss)
+flood 3000 500 || fail "flood 2: not every INVITE got 403"
+r2=$(rss)
+fx_log "RSS after the first flood ${r1} kB, after the second ${r2} kB"
+((r2 - r1 <= 1024)) || fail "memory grew by $((r2 - r1)) kB over 3000 more INVITEs"
+
+# nothing rang, nothing was published, the line never noticed
+assert_eq "$(jq -cR 'fromjson? | select(.kind == "call")' "$EV" | wc -l)" 0 "call events"
+sipuad_no_calls || fail "calls: $(sipuactl_j calls)"
+sipuad_on la 0 || fail "la: $(sipuad_line_json la)"
+assert_eq "$(sipuad_line la .failovers)" 0 "failovers"
+assert_eq "$(kam_contacts a 6001 | cut -f3)" "$cid" "same registration throughout"
+# logged at a bounded rate (one line per 10 s at most, the floods took ~12 s)
+n=$(tail -n +"$log0" "$FX_DIR/sipuad.log" | grep -c 'refused .* INVITE')
+fx_log "$n log lines about refused INVITEs"
+((n <= 4)) || fail "$n log lines for 6000 refused INVITEs"
+
+# the line's registrar may ring it (sipp calls 6001 through Kamailio)
+timeout 20 sipp -sf "$FX_SIPP_DIR/uac_call_in.xml" -i "$STRANGER" -p 0 -s 6001 "$A:5060" -m 1 \
+	-nostdin -timeout 15s -timeout_error -key pause 500 >"$FX_DIR/in.out" 2>&1 &
+SP=$!
+fx_track "$SP"
+wait_for 5 "la rings" sipuad_incoming la >/dev/null || fail "no incoming call through the registrar"
+c=$(sipuad_incoming la)
+sipuactl_j answer "$c" >/dev/null || fail "answer"
+wait_for 10 "caller done" fx__pid_dead "$SP" || fail "sipp caller did not finish"
+wait "$SP" || fail "sipp caller failed: $(tail -n 20 "$FX_DIR/in.out")"
+wait_for 3 "closed" call_closed "$EV" "$c" || fail "not closed"
+call_closed_once "$EV" "$c" 200
+sipuad_stop 6 || fail "sipuad exit status $?"
+pass
