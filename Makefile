@@ -27,12 +27,12 @@ CLI_LIBS   := $(shell $(PKG_CONFIG) --libs json-c 2>/dev/null)
 # The pure modules: every line decision and its helpers. They link with
 # no library at all (no Sofia-SIP, libevent, SQLite, libconfig), which the
 # unit-pure binary below proves on every build.
-PURE_SRC   = agent.c agent_status.c addrlist.c netaddr.c backoff.c srv.c verdict.c
+PURE_SRC   = agent.c agent_status.c addrlist.c netaddr.c backoff.c srv.c verdict.c sdp.c rtpport.c
 PURE_OBJ   = $(addprefix $(BUILD)/,$(PURE_SRC:.c=.o))
 # Modules of the daemon, except main (so unit tests can link the rest).
 DAEMON_SRC = config.c log.c loop.c sip.c resolver.c store.c history.c memtrim.c line.c lines.c ctl.c notify.c $(PURE_SRC)
 DAEMON_OBJ = $(addprefix $(BUILD)/,$(DAEMON_SRC:.c=.o))
-PURE_TESTS = main.c test_agent.c test_addrlist.c test_pure.c
+PURE_TESTS = main.c test_agent.c test_addrlist.c test_pure.c test_sdp.c
 UNIT_SRC   = $(filter-out $(addprefix test/unit/,$(PURE_TESTS)),$(wildcard test/unit/*.c)) test/unit/main.c
 UNIT_OBJ   = $(addprefix $(BUILD)/unit/,$(notdir $(UNIT_SRC:.c=.o)))
 PURE_UNIT_OBJ = $(addprefix $(BUILD)/unit/,$(PURE_TESTS:.c=.o))
