@@ -6,7 +6,8 @@
  * one), from the first even port >= LO up to HI; an odd HI is the RTCP port
  * of HI - 1, which is handed out. */
 struct rtp_pool {
-	int lo, hi;             /* as given */
+	int lo;                 /* the first even port >= the LO given */
+	int hi;                 /* as given */
 	int next;               /* index of the slot the search starts at */
 	int n;                  /* slots: even ports lo, lo+2, ... <= hi - 1 */
 	unsigned char *used;    /* n bytes, 1 = held by an open call */
