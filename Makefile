@@ -27,19 +27,19 @@ CLI_LIBS   := $(shell $(PKG_CONFIG) --libs json-c 2>/dev/null)
 # The pure modules: every line decision and its helpers. They link with
 # no library at all (no Sofia-SIP, libevent, SQLite, libconfig), which the
 # unit-pure binary below proves on every build.
-PURE_SRC   = agent.c agent_status.c addrlist.c netaddr.c backoff.c srv.c verdict.c call.c
+PURE_SRC   = agent.c agent_status.c addrlist.c netaddr.c backoff.c srv.c verdict.c call.c sdp.c rtpport.c
 PURE_OBJ   = $(addprefix $(BUILD)/,$(PURE_SRC:.c=.o))
 # Modules of the daemon, except main (so unit tests can link the rest).
 DAEMON_SRC = config.c log.c loop.c sip.c resolver.c store.c history.c memtrim.c line.c lines.c ctl.c notify.c $(PURE_SRC)
 # The media hook (SPEC F); its own line, as other branches add to the list above.
 DAEMON_SRC += hook.c
 DAEMON_OBJ = $(addprefix $(BUILD)/,$(DAEMON_SRC:.c=.o))
-PURE_TESTS = main.c test_agent.c test_addrlist.c test_pure.c test_call.c
+PURE_TESTS = main.c test_agent.c test_addrlist.c test_pure.c test_call.c test_sdp.c
 UNIT_SRC   = $(filter-out $(addprefix test/unit/,$(PURE_TESTS)),$(wildcard test/unit/*.c)) test/unit/main.c
 UNIT_OBJ   = $(addprefix $(BUILD)/unit/,$(notdir $(UNIT_SRC:.c=.o)))
 PURE_UNIT_OBJ = $(addprefix $(BUILD)/unit/,$(PURE_TESTS:.c=.o))
 
-.PHONY: all clean deps test unit check-config integration check-asan asan demo bench fuzz install
+.PHONY: all clean deps test unit check-config integration check-asan asan demo bench fuzz fuzz-ctl fuzz-sdp install
 .PHONY: check-ship cross install-init-none install-init-procd install-init-sysv install-init-systemd
 all: $(BUILD)/sipuad $(BUILD)/sipuactl
 
@@ -113,7 +113,8 @@ asan:
 check-asan: asan
 	bash test/integration/run.sh build-asan
 
-# libFuzzer on the control request parser (clang), bounded by FUZZ_SECONDS.
+# libFuzzer on the control request parser and the SDP reader (clang), each
+# bounded by FUZZ_SECONDS.
 FUZZ_SECONDS ?= 60
 FUZZ_CC      ?= clang
 FUZZ_FLAGS    = -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
@@ -122,8 +123,18 @@ build-fuzz/fuzz_ctl: test/fuzz/fuzz_ctl.c $(addprefix daemon/,$(DAEMON_SRC)) $(w
 	$(FUZZ_CC) -std=c11 -D_GNU_SOURCE -Idaemon $(FUZZ_FLAGS) $(PKG_CFLAGS) -o $@ \
 		test/fuzz/fuzz_ctl.c $(addprefix daemon/,$(DAEMON_SRC)) $(PKG_LIBS)
 
-fuzz: build-fuzz/fuzz_ctl
+# The SDP reader takes bodies off the network: sdp.c alone, no library.
+build-fuzz/fuzz_sdp: test/fuzz/fuzz_sdp.c daemon/sdp.c daemon/sdp.h
+	mkdir -p build-fuzz
+	$(FUZZ_CC) -std=c11 -D_GNU_SOURCE -Idaemon $(FUZZ_FLAGS) -o $@ test/fuzz/fuzz_sdp.c daemon/sdp.c
+
+fuzz: fuzz-ctl fuzz-sdp
+
+fuzz-ctl: build-fuzz/fuzz_ctl
 	sh test/fuzz/run.sh build-fuzz/fuzz_ctl $(FUZZ_SECONDS)
+
+fuzz-sdp: build-fuzz/fuzz_sdp
+	sh test/fuzz/run.sh build-fuzz/fuzz_sdp $(FUZZ_SECONDS) test/fuzz/seeds_sdp
 
 demo: deps all
 	bash scripts/demo.sh $(BUILD)

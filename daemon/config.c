@@ -14,6 +14,7 @@
 #include "config.h"
 #include "ctl_proto.h"
 #include "netaddr.h"
+#include "sdp.h"
 
 /*
  * Error messages are "FILE:LINE: KEY: message" (STYLE habit 7, RULES E: "name
@@ -54,6 +55,21 @@
 #define DEF_RETURN_DELAY 60
 #define DEF_RETRY_DELAY  30
 #define DEF_FAILBACK     1800
+#define DEF_MAX_CALLS    2
+#define DEF_MEDIA_ADDR   ""
+#define DEF_RTP_LO       16384
+#define DEF_RTP_HI       16482
+#define DEF_PTIME        20
+#define DEF_HOOK         ""
+static const char *const def_codecs[] = { "PCMU", "PCMA", "G722", "telephone-event" };
+
+/* SPEC F ranges: an RTP port and the RTCP port above it stay unprivileged
+ * and below 65535; ptime in whole 10 ms frames (G.729's frame, and a
+ * multiple of every other codec's). */
+#define RTP_PORT_MIN 1024
+#define RTP_PORT_MAX 65534
+#define PTIME_MIN 10
+#define PTIME_MAX 120
 
 /* RULES E ranges of t1 and t2; t2 also has t1 as its floor. */
 #define T1_MIN 50
@@ -370,6 +386,12 @@ static const char *check_host(const char *h)
 static const char *check_ip(const char *v)
 {
 	return netaddr_is_literal(v) ? NULL : "is not an IPv4 or IPv6 address";
+}
+
+/* media.address: "" (the address SIP uses) or an IP literal for the SDP. */
+static const char *check_media_address(const char *v)
+{
+	return *v ? check_ip(v) : NULL;
 }
 
 /* The user part of the AOR: Sofia escapes what the URI needs, but a space
@@ -878,6 +900,145 @@ static void fn_id(struct ctx *x, const config_setting_t *s, const char *path, vo
 	memcpy(l->id, v, n + 1);
 }
 
+/* SPEC F: media.rtp_ports = [ lo, hi ]: two integers in 1024..65534, lo
+ * even (RFC 3550 11: RTP on even ports), lo < hi so at least lo and its
+ * RTCP port lo + 1 are in range. An odd hi is allowed: it is the RTCP port
+ * of hi - 1. */
+static void fn_rtp_ports(struct ctx *x, const config_setting_t *s, const char *path, void *base)
+{
+	struct conf *c = base;
+	char p[PATH_LEN];
+	long long v[2];
+	int i, t = config_setting_type(s);
+	bool ok = true;
+
+	if ((t != CONFIG_TYPE_ARRAY && t != CONFIG_TYPE_LIST) || config_setting_length(s) != 2) {
+		if (t == CONFIG_TYPE_ARRAY || t == CONFIG_TYPE_LIST)
+			error_at(x, s, path, "expected [ lo, hi ] (two integers), got %d value%s",
+				 config_setting_length(s), config_setting_length(s) == 1 ? "" : "s");
+		else
+			error_at(x, s, path, "expected [ lo, hi ] (two integers), got %s", type_name(t));
+		return;
+	}
+	for (i = 0; i < 2; i++) {
+		const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+
+		path_elem(p, sizeof(p), path, i);
+		if (!want(x, e, p, CONFIG_TYPE_INT)) {
+			ok = false;
+			continue;
+		}
+		v[i] = config_setting_get_int64(e);
+		if (v[i] < RTP_PORT_MIN || v[i] > RTP_PORT_MAX) {
+			error_at(x, e, p, "%lld is out of range %d..%d", v[i], RTP_PORT_MIN, RTP_PORT_MAX);
+			ok = false;
+		}
+	}
+	if (!ok)
+		return;
+	if (v[0] % 2) {
+		path_elem(p, sizeof(p), path, 0);
+		error_at(x, config_setting_get_elem(s, 0), p,
+			 "%lld is odd: RTP ports are even (RFC 3550 11)", v[0]);
+		return;
+	}
+	if (v[1] <= v[0]) {
+		error_at(x, s, path, "[ %lld, %lld ]: hi must be above lo (lo and its RTCP port lo + 1)",
+			 v[0], v[1]);
+		return;
+	}
+	c->media.rtp_lo = (int)v[0];
+	c->media.rtp_hi = (int)v[1];
+}
+
+/* SPEC F: media.codecs names codecs of sdp.c's table, each once, in our
+ * order of preference; telephone-event (RFC 4733) alone carries no call. */
+static void fn_codecs(struct ctx *x, const config_setting_t *s, const char *path, void *base)
+{
+	struct conf *c = base;
+	char p[PATH_LEN], q[QUOTE_LEN];
+	char **list;
+	int i, j, n, kept = 0;
+	bool ok = true, audio = false;
+
+	if (!want_strings(x, s, path))
+		return;
+	n = config_setting_length(s);
+	if (n == 0) {
+		error_at(x, s, path, "must list at least one audio codec (%s)", SDP_CODEC_NAMES);
+		return;
+	}
+	if (n > CONF_CODECS_MAX) {
+		error_at(x, s, path, "at most %d codecs (%d given)", CONF_CODECS_MAX, n);
+		return;
+	}
+	list = calloc(CONF_CODECS_MAX, sizeof(*list));
+	if (!list) {
+		x->oom = true;
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+		const char *v;
+
+		path_elem(p, sizeof(p), path, i);
+		if (!want(x, e, p, CONFIG_TYPE_STRING)) {
+			ok = false;
+			continue;
+		}
+		v = config_setting_get_string(e);
+		if (!sdp_codec_known(v)) {
+			error_at(x, e, p, "%s is not a codec (%s)", quote(q, sizeof(q), v), SDP_CODEC_NAMES);
+			ok = false;
+			continue;
+		}
+		for (j = 0; j < kept; j++)
+			if (strcmp(list[j], v) == 0)
+				break;
+		if (j < kept) {
+			error_at(x, e, p, "\"%s\" is listed twice", v);
+			ok = false;
+			continue;
+		}
+		if (!sdp_codec_is_dtmf(v))
+			audio = true;
+		if ((list[kept] = sdup(x, v)))
+			kept++;
+	}
+	if (ok && !audio) {
+		error_at(x, s, path, "telephone-event alone is not a call: list an audio codec too");
+		ok = false;
+	}
+	if (!ok || x->oom) {
+		for (j = 0; j < kept; j++)
+			free(list[j]);
+		free(list);
+		return;
+	}
+	for (j = 0; j < c->media.n_codecs; j++)
+		free(c->media.codecs[j]);
+	free(c->media.codecs);
+	c->media.codecs = list;
+	c->media.n_codecs = kept;
+}
+
+/* SPEC F: media.ptime, ms of audio per RTP packet, in whole 10 ms frames. */
+static void fn_ptime(struct ctx *x, const config_setting_t *s, const char *path, void *base)
+{
+	struct conf *c = base;
+	long long v;
+
+	if (!want(x, s, path, CONFIG_TYPE_INT))
+		return;
+	v = config_setting_get_int64(s);
+	if (v < PTIME_MIN || v > PTIME_MAX || v % 10) {
+		error_at(x, s, path, "%lld is not a multiple of 10 in %d..%d (ms)", v, PTIME_MIN,
+			 PTIME_MAX);
+		return;
+	}
+	c->media.ptime = (int)v;
+}
+
 static const struct key heartbeat_keys[] = {
 	{ .name = "interval", .kind = K_INT, .off = offsetof(struct conf_line, heartbeat_interval),
 	  .min = 0, .max = 3600, .unit = "s; 0 = off" },
@@ -920,6 +1081,8 @@ static const struct key line_keys[] = {
 	{ .name = "heartbeat", .kind = K_GROUP, .sub = heartbeat_keys },
 	{ .name = "failover", .kind = K_GROUP, .sub = failover_keys },
 	{ .name = "failback", .kind = K_GROUP, .sub = failback_keys },
+	{ .name = "max_calls", .kind = K_INT, .off = offsetof(struct conf_line, max_calls),
+	  .min = 1, .max = CONF_CALLS_MAX },
 	{ .name = NULL }
 };
 
@@ -935,6 +1098,7 @@ static void line_defaults(struct ctx *x, struct conf_line *l)
 	l->retry_delay = DEF_RETRY_DELAY;
 	l->failback_enabled = true;
 	l->failback_interval = DEF_FAILBACK;
+	l->max_calls = DEF_MAX_CALLS;
 }
 
 static void fn_lines(struct ctx *x, const config_setting_t *s, const char *path, void *base)
@@ -1026,12 +1190,24 @@ static const struct key sip_keys[] = {
 	{ .name = NULL }
 };
 
+static const struct key media_keys[] = {
+	{ .name = "address", .kind = K_STR, .off = offsetof(struct conf, media.address),
+	  .len_max = SDP_ADDR_MAX - 1, .check = check_media_address },
+	{ .name = "rtp_ports", .kind = K_FN, .fn = fn_rtp_ports },
+	{ .name = "codecs", .kind = K_FN, .fn = fn_codecs },
+	{ .name = "ptime", .kind = K_FN, .fn = fn_ptime },
+	{ .name = "hook", .kind = K_STR, .off = offsetof(struct conf, media.hook),
+	  .len_max = CONF_PATH_MAX },
+	{ .name = NULL }
+};
+
 /* RULES E: every top-level section is optional. */
 static const struct key root_keys[] = {
 	{ .name = "control", .kind = K_GROUP, .sub = control_keys },
 	{ .name = "storage", .kind = K_GROUP, .sub = storage_keys },
 	{ .name = "log", .kind = K_GROUP, .sub = log_keys },
 	{ .name = "sip", .kind = K_GROUP, .sub = sip_keys, .fn = sip_post },
+	{ .name = "media", .kind = K_GROUP, .sub = media_keys },
 	{ .name = "lines", .kind = K_FN, .fn = fn_lines },
 	{ .name = NULL }
 };
@@ -1053,6 +1229,18 @@ static void conf_defaults(struct ctx *x, struct conf *c)
 	c->resolv_conf = sdup(x, DEF_RESOLV_CONF);
 	c->dns_timeout = DEF_DNS_TIMEOUT;
 	c->start_spread = DEF_START_SPREAD;
+	c->media.address = sdup(x, DEF_MEDIA_ADDR);
+	c->media.rtp_lo = DEF_RTP_LO;
+	c->media.rtp_hi = DEF_RTP_HI;
+	c->media.ptime = DEF_PTIME;
+	c->media.hook = sdup(x, DEF_HOOK);
+	c->media.codecs = calloc(CONF_CODECS_MAX, sizeof(*c->media.codecs));
+	if (!c->media.codecs) {
+		x->oom = true;
+		return;
+	}
+	for (size_t i = 0; i < sizeof(def_codecs) / sizeof(def_codecs[0]); i++)
+		c->media.codecs[c->media.n_codecs++] = sdup(x, def_codecs[i]);
 }
 
 /* The servers' transports are checked against sip.transports wherever the
@@ -1155,6 +1343,11 @@ void conf_free(struct conf *c)
 	free(c->listen);
 	free(c->user_agent);
 	free(c->resolv_conf);
+	free(c->media.address);
+	for (i = 0; i < c->media.n_codecs; i++)
+		free(c->media.codecs[i]);
+	free(c->media.codecs);
+	free(c->media.hook);
 	free(c);
 }
 
@@ -1248,6 +1441,7 @@ static void print_line(FILE *f, const struct conf_line *l)
 	print_kv_bool(f, in2, "enabled", l->failback_enabled);
 	print_kv_int(f, in2, "interval", l->failback_interval);
 	fprintf(f, "%s};\n", in);
+	print_kv_int(f, in, "max_calls", l->max_calls);
 }
 
 /* Every key in RULES E order with the defaults filled in, as libconfig text
@@ -1289,6 +1483,19 @@ void conf_print(const struct conf *c, FILE *f)
 	print_kv_int(f, in, "start_spread", c->start_spread);
 	fputs("};\n", f);
 
+	fputs("media = {\n", f);
+	print_kv_str(f, in, "address", c->media.address);
+	fprintf(f, "%srtp_ports = [ %d, %d ];\n", in, c->media.rtp_lo, c->media.rtp_hi);
+	fprintf(f, "%scodecs = [", in);
+	for (i = 0; i < c->media.n_codecs; i++) {
+		fputs(i ? ", " : " ", f);
+		print_str(f, c->media.codecs[i]);
+	}
+	fputs(" ];\n", f);
+	print_kv_int(f, in, "ptime", c->media.ptime);
+	print_kv_str(f, in, "hook", c->media.hook);
+	fputs("};\n", f);
+
 	fputs("lines = (\n", f);
 	for (i = 0; i < c->n_lines; i++) {
 		fprintf(f, "%s{\n", in);
@@ -1325,7 +1532,7 @@ bool conf_line_equal(const struct conf_line *a, const struct conf_line *b)
 	    a->heartbeat_interval != b->heartbeat_interval ||
 	    a->retry_count != b->retry_count || a->return_delay != b->return_delay ||
 	    a->retry_delay != b->retry_delay || a->failback_enabled != b->failback_enabled ||
-	    a->failback_interval != b->failback_interval)
+	    a->failback_interval != b->failback_interval || a->max_calls != b->max_calls)
 		return false;
 	for (i = 0; i < a->n_servers; i++) {
 		const struct conf_server *x = &a->servers[i], *y = &b->servers[i];

@@ -47,6 +47,11 @@
  * 255 leaves room for the directory a relative path is joined to. */
 #define CONF_PATH_MAX 255
 
+/* media.codecs: each of sdp.c's table at most once (five today). */
+#define CONF_CODECS_MAX 8
+/* lines[].max_calls (SPEC F, contract additions). */
+#define CONF_CALLS_MAX 8
+
 enum conf_transport { CONF_TP_UDP, CONF_TP_TCP, CONF_TP_TLS, CONF_TP_MAX };
 enum conf_log_level { CONF_LOG_ERROR, CONF_LOG_WARN, CONF_LOG_INFO, CONF_LOG_DEBUG, CONF_LOG_MAX };
 
@@ -55,16 +60,6 @@ struct conf_server {
 	int port;                     /* 0: not given -> SRV, then 5060 (RFC 3263) */
 	enum conf_transport transport;
 	int expires;                  /* s, 10..86400 */
-};
-
-#define CONF_CODECS_MAX 8
-struct conf_media {
-	char *address;          /* "" = the address SIP uses; else an IP literal */
-	int rtp_lo, rtp_hi;     /* media.rtp_ports = [ lo, hi ]: even ports lo..hi handed out per call */
-	char **codecs;          /* names sdp_codec_known() accepts, preference order, no duplicates */
-	int n_codecs;           /* 1..CONF_CODECS_MAX */
-	int ptime;              /* ms */
-	char *hook;             /* "" = none; else a path */
 };
 
 struct conf_line {
@@ -84,7 +79,18 @@ struct conf_line {
 	int retry_delay;              /* s, timer 2 of RULES A.2 */
 	bool failback_enabled;
 	int failback_interval;        /* s */
-	int max_calls;                /* 1..8, default 2 */
+	int max_calls;                /* 1..8, default 2; past it an INVITE gets 486 (SPEC F.3) */
+};
+
+/* SPEC F: what sipuad offers and accepts in SDP; the audio itself is
+ * another process's (the hook's) work. */
+struct conf_media {
+	char *address;          /* "" = the address SIP uses; else an IP literal */
+	int rtp_lo, rtp_hi;     /* media.rtp_ports = [ lo, hi ]: even ports lo..hi handed out per call */
+	char **codecs;          /* names sdp_codec_known() accepts, preference order, no duplicates */
+	int n_codecs;           /* 1..CONF_CODECS_MAX */
+	int ptime;              /* ms */
+	char *hook;             /* "" = none; else a path */
 };
 
 struct conf {

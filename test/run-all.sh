@@ -1,7 +1,7 @@
 #!/bin/sh
 # run-all.sh - the whole suite behind `make test`: unit tests, config golden
-# tests, the integration suite on the normal build, a short libFuzzer run on
-# the control parser, and (at the same time, on other loopback addresses)
+# tests, the integration suite on the normal build, short libFuzzer runs on
+# the control parser and the SDP reader, and (at the same time, on other loopback addresses)
 # the integration suite on an ASan+UBSan build.
 # Ends with one summary line adding up every suite.
 set -u
@@ -59,7 +59,8 @@ trap 'rm -f "$log" "$asan_log"' EXIT
 asan_half >"$asan_log" 2>&1 &
 asan_pid=$!
 run integration bash test/integration/run.sh build
-run fuzz $MAKE -s fuzz FUZZ_SECONDS=10
+run fuzz-ctl $MAKE -s fuzz-ctl FUZZ_SECONDS=10
+run fuzz-sdp $MAKE -s fuzz-sdp FUZZ_SECONDS=10
 wait "$asan_pid"
 # Its output, now that it is complete; both of its summary lines count.
 echo "=== build-asan"

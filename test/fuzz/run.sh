@@ -1,13 +1,15 @@
 #!/bin/sh
-# run.sh FUZZER SECONDS - run the control-parser fuzzer from the seeds for a
-# bounded time, in a scratch corpus (the repo's seeds stay as they are).
+# run.sh FUZZER SECONDS [SEEDS] - run a fuzzer from SEEDS (default seeds/,
+# the control parser's) for a bounded time, in a scratch corpus (the repo's
+# seeds stay as they are).
 # Ends with "fuzz: 1 passed, 0 failed" or "fuzz: 0 passed, 1 failed".
 set -u
 fuzzer=$1
 seconds=${2:-60}
+seeds=${3:-$(dirname "$0")/seeds}
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
-cp "$(dirname "$0")"/seeds/* "$dir/"
+cp "$seeds"/* "$dir/"
 if "$fuzzer" -max_total_time="$seconds" -max_len=8192 -timeout=5 -rss_limit_mb=1024 \
 	-artifact_prefix="$dir/" -print_final_stats=1 "$dir" >"$dir/log" 2>&1; then
 	grep -E '^(Done|stat::number_of_executed_units)' "$dir/log"

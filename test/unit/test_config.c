@@ -8,6 +8,8 @@
 #include "agent.h"
 #include "config.h"
 #include "line.h"
+#include "netaddr.h"
+#include "sdp.h"
 #include "unit.h"
 
 /* Load TEXT through a temporary file; errors go to errbuf (may be NULL).
@@ -78,6 +80,17 @@ TEST(config_defaults)
 	CHECK_STR(c->resolv_conf, "/etc/resolv.conf");
 	CHECK_INT(c->dns_timeout, 5);
 	CHECK_INT(c->start_spread, 10);
+	/* SPEC F contract additions */
+	CHECK_STR(c->media.address, "");
+	CHECK_INT(c->media.rtp_lo, 16384);
+	CHECK_INT(c->media.rtp_hi, 16482);
+	CHECK_INT(c->media.n_codecs, 4);
+	CHECK_STR(c->media.codecs[0], "PCMU");
+	CHECK_STR(c->media.codecs[1], "PCMA");
+	CHECK_STR(c->media.codecs[2], "G722");
+	CHECK_STR(c->media.codecs[3], "telephone-event");
+	CHECK_INT(c->media.ptime, 20);
+	CHECK_STR(c->media.hook, "");
 	CHECK_INT(c->n_lines, 2);
 
 	l = &c->lines[0];
@@ -97,6 +110,7 @@ TEST(config_defaults)
 	CHECK_INT(l->retry_delay, 30);
 	CHECK(l->failback_enabled);
 	CHECK_INT(l->failback_interval, 1800);
+	CHECK_INT(l->max_calls, 2);
 
 	l = &c->lines[1];
 	CHECK_INT(l->n_servers, 2);
@@ -205,6 +219,7 @@ TEST(config_line_equal)
 	DIFFERS(l.retry_delay = 31);
 	DIFFERS(l.failback_enabled = false);
 	DIFFERS(l.failback_interval = 1801);
+	DIFFERS(l.max_calls = 3);
 #undef DIFFERS
 	rc = 0;
 out:
@@ -248,6 +263,8 @@ TEST(config_limits_fit_the_runtime)
 	CHECK(CONF_HOST_MAX + 1 + 6 + 1 <= ADDRLIST_NAME_MAX + 32);
 	/* "backup15 host.:65535/tls": describe_server() into an event's from/to. */
 	CHECK(9 + CONF_HOST_MAX + 1 + 6 + 4 + 1 <= LINE_DESC_MAX);
+	/* media.address goes into sdp.c's sdp_media.local_addr. */
+	CHECK(NETADDR_IP_MAX <= SDP_ADDR_MAX);
 	return 0;
 }
 
