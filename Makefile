@@ -32,7 +32,7 @@ PURE_OBJ   = $(addprefix $(BUILD)/,$(PURE_SRC:.c=.o))
 # Modules of the daemon, except main (so unit tests can link the rest).
 DAEMON_SRC = config.c log.c loop.c sip.c resolver.c store.c history.c memtrim.c line.c lines.c ctl.c notify.c $(PURE_SRC)
 # The media hook (SPEC F); its own line, as other branches add to the list above.
-DAEMON_SRC += hook.c
+DAEMON_SRC += hook.c calls.c
 DAEMON_OBJ = $(addprefix $(BUILD)/,$(DAEMON_SRC:.c=.o))
 PURE_TESTS = main.c test_agent.c test_addrlist.c test_pure.c test_call.c test_sdp.c
 UNIT_SRC   = $(filter-out $(addprefix test/unit/,$(PURE_TESTS)),$(wildcard test/unit/*.c)) test/unit/main.c
