@@ -342,8 +342,9 @@ int sip_init(struct sip **out, struct loop *loop, const struct conf *c)
 			    NTATAG_SIP_T1X64((unsigned)c->t1 * 64),
 			    NUTAG_OUTBOUND(SIP_OUTBOUND_OFF),
 			    /* No offer/answer engine: nua would clone it into
-			     * every handle (2 KB a line); calls carry SDP that
-			     * sdp.c builds and reads (DESIGN "Calls"). */
+			     * every handle, registrations included (bench/README.md);
+			     * calls carry the SDP sdp.c builds and reads
+			     * (DESIGN "Modules"). */
 			    NUTAG_MEDIA_ENABLE(0),
 			    /* RULES F.3: the user answers; nothing rings or
 			     * answers by itself */
