@@ -266,10 +266,10 @@ fx_stop_group() {
 	local g=$1 grace=${2:-5}
 	[[ $g =~ ^[0-9]+$ && $g -gt 1 ]] || return 1
 	fx_group_alive "$g" || return 0
-	kill -TERM -- "-$g" 2>/dev/null
-	kill -CONT -- "-$g" 2>/dev/null
+	kill -TERM -- "-$g" 2>/dev/null || true
+	kill -CONT -- "-$g" 2>/dev/null || true
 	wait_for "$grace" "process group $g to exit" fx__group_dead "$g" 2>/dev/null && return 0
-	kill -KILL -- "-$g" 2>/dev/null
+	kill -KILL -- "-$g" 2>/dev/null || true
 	wait_for 2 "process group $g to die" fx__group_dead "$g"
 }
 
@@ -278,10 +278,10 @@ fx_stop_pid() {
 	local p=$1 grace=${2:-5}
 	[[ $p =~ ^[0-9]+$ && $p -gt 1 ]] || return 1
 	fx_pid_alive "$p" || return 0
-	kill -TERM "$p" 2>/dev/null
-	kill -CONT "$p" 2>/dev/null
+	kill -TERM "$p" 2>/dev/null || true
+	kill -CONT "$p" 2>/dev/null || true
 	wait_for "$grace" "process $p to exit" fx__pid_dead "$p" 2>/dev/null && return 0
-	kill -KILL "$p" 2>/dev/null
+	kill -KILL "$p" 2>/dev/null || true
 	wait_for 2 "process $p to die" fx__pid_dead "$p"
 }
 
