@@ -1019,11 +1019,13 @@ kam_force_int() { kam_force "$@"; } # the name earlier tests use
 # record_route on initial INVITEs, loose_route in dialog, lookup("location")
 # or the `far` knob for the target), and sipp "far ends" play the other
 # party. A far end is one sipp process running a scenario of
-# test/integration/sipp/ (uas_call_*.xml answer, reject, ring, ...;
-# uac_call_in.xml and uac_invite_stranger.xml call), in the background:
+# test/integration/sipp/ in the background: uas_call_*.xml answer, reject,
+# ring, answer after early media or hang up themselves (far_start);
+# uac_call_*.xml and uac_invite_stranger.xml call (far_call). Each scenario
+# says at its top what it does and which -key/-set variables it takes.
 #
-#   far_start bob uas_call_answer "${FX_IP_PREFIX}20"   # UAS on .20:5060
-#   kam_far a "$(far_addr bob)"                    # INVITEs for unknown users go there
+#   far_start bob uas_call_answer "$(fx_ip 19)"  # UAS on 127.0.0.20:5060
+#   kam_far a "$(far_addr bob)"   # a sends INVITEs for unknown users there
 #   ... the daemon calls 2000 through a ...
 #   far_wait bob 10 || fail "far end bob: $(far_status bob)"
 #
