@@ -6,6 +6,8 @@
 #   fx_init                      # temp dir + cleanup trap; call first
 #   kam_start a 127.0.0.2        # registrar "a" on 127.0.0.2:5060 udp+tcp
 #   kam_start_proxy p 127.0.0.4  # loose-routing outbound proxy "p" (RULES B)
+#   far_start bob uas_call_answer 127.0.0.20   # a sipp far end for calls
+#   kam_far a "$(far_addr bob)"  # a relays INVITEs for unknown users there
 #   ...
 #   pass
 #
@@ -266,10 +268,10 @@ fx_stop_group() {
 	local g=$1 grace=${2:-5}
 	[[ $g =~ ^[0-9]+$ && $g -gt 1 ]] || return 1
 	fx_group_alive "$g" || return 0
-	kill -TERM -- "-$g" 2>/dev/null
-	kill -CONT -- "-$g" 2>/dev/null
+	kill -TERM -- "-$g" 2>/dev/null || true
+	kill -CONT -- "-$g" 2>/dev/null || true
 	wait_for "$grace" "process group $g to exit" fx__group_dead "$g" 2>/dev/null && return 0
-	kill -KILL -- "-$g" 2>/dev/null
+	kill -KILL -- "-$g" 2>/dev/null || true
 	wait_for 2 "process group $g to die" fx__group_dead "$g"
 }
 
@@ -278,10 +280,10 @@ fx_stop_pid() {
 	local p=$1 grace=${2:-5}
 	[[ $p =~ ^[0-9]+$ && $p -gt 1 ]] || return 1
 	fx_pid_alive "$p" || return 0
-	kill -TERM "$p" 2>/dev/null
-	kill -CONT "$p" 2>/dev/null
+	kill -TERM "$p" 2>/dev/null || true
+	kill -CONT "$p" 2>/dev/null || true
 	wait_for "$grace" "process $p to exit" fx__pid_dead "$p" 2>/dev/null && return 0
-	kill -KILL "$p" 2>/dev/null
+	kill -KILL "$p" 2>/dev/null || true
 	wait_for 2 "process $p to die" fx__pid_dead "$p"
 }
 
@@ -517,10 +519,12 @@ kam_running() {
 	[[ -s $d/pgid ]] && fx_group_alive "$(cat "$d/pgid")"
 }
 
-# kam_force NAME VAR VALUE: sets a test knob of the registrar at run time
-# (see kamailio.cfg.in): reg_code (0 normal, >0 answer REGISTER with this
-# code, -1 drop REGISTER), opt_code (same for OPTIONS), min_exp (Min-Expires
-# of a forced 423), log_opt (1: log every OPTIONS, see kam_count_options).
+# kam_force NAME VAR VALUE: sets an integer test knob of the registrar at run
+# time (see kamailio.cfg.in): reg_code (0 normal, >0 answer REGISTER with
+# this code, -1 drop REGISTER), opt_code (same for OPTIONS), min_exp
+# (Min-Expires of a forced 423), log_opt (1: log every OPTIONS, see
+# kam_count_options); the call knobs inv_code, bye_code, inv_auth, log_inv
+# have helpers of their own (kam_inv_code ..., "calls" below).
 kam_force() {
 	# `--`: kamcmd would take a negative value (-1: drop) for an option.
 	kam_rpc "$1" pv.shvSet "$2" int -- "$3" >/dev/null
@@ -1009,6 +1013,258 @@ sipp_count_in() {
 # (reg_code/opt_code -1 = drop): kamcmd reads a bare "-1" as an option, so
 # the value goes after "--".
 kam_force_int() { kam_force "$@"; } # the name earlier tests use
+
+# ---------------------------------------------------------------- calls
+# Call fixtures (SPEC F): the registrar also routes calls (kamailio.cfg.in:
+# record_route on initial INVITEs, loose_route in dialog, lookup("location")
+# or the `far` knob for the target), and sipp "far ends" play the other
+# party. A far end is one sipp process running a scenario of
+# test/integration/sipp/ in the background: uas_call_*.xml answer, reject,
+# ring, answer after early media or hang up themselves (far_start);
+# uac_call_*.xml and uac_invite_stranger.xml call (far_call). Each scenario
+# says at its top what it does and which -key/-set variables it takes.
+#
+#   far_start bob uas_call_answer "$(fx_ip 19)"  # UAS on 127.0.0.20:5060
+#   kam_far a "$(far_addr bob)"   # a sends INVITEs for unknown users there
+#   ... the daemon calls 2000 through a ...
+#   far_wait bob 10 || fail "far end bob: $(far_status bob)"
+#
+# Per far end NAME, $FX_DIR/far/NAME/ (an earlier far end of the same NAME
+# moves to NAME.1, NAME.2, ...) holds addr (IP:PORT), scenario, pid
+# (sipp's PID, tracked: fx_cleanup stops it), rc (sipp's exit status, once it
+# ended: 0 = scenario completed, 1 = a call failed, 97/99/255 see sipp(1)),
+# and sipp's files: out (stdout+stderr), msg (-trace_msg: every message,
+# for sipp_trace / sipp_count_in), err (-trace_err: unexpected messages).
+# Every sipp gets: -m 1 (one call), -nostdin, a global -timeout of
+# $FX_FAR_TIMEOUT s (150) with -timeout_error, -d 1000 (the <pause/> length),
+# then the caller's SIPP_ARGS, which override these (sipp takes the last -m,
+# -d, -timeout, -i, -p given), and -key audio_port with a free port (the m=
+# port of its SDP) unless SIPP_ARGS has one (sipp takes the FIRST -key NAME).
+
+FX_FAR_TIMEOUT=${FX_FAR_TIMEOUT:-150}
+
+fx__far_dir() {
+	[[ -n $FX_DIR ]] || { echo "fx_init was not called" >&2; return 1; }
+	[[ $1 =~ ^[A-Za-z0-9_.-]+$ ]] || { echo "bad far end name '$1'" >&2; return 1; }
+	echo "$FX_DIR/far/$1"
+}
+
+# fx__far_launch WHO NAME SCENARIO IP PORT REMOTE [SIPP_ARGS...]: the common
+# part of far_start (REMOTE empty: a server) and far_call.
+fx__far_launch() {
+	local who=$1 name=$2 sf=$3 ip=$4 port=$5 remote=$6 d jc=0 apt
+	shift 6
+	d=$(fx__far_dir "$name") || return 1
+	[[ -f $sf ]] || sf=$FX_SIPP_DIR/$sf.xml
+	[[ -f $sf ]] || { echo "$who $name: no scenario '$sf'" >&2; return 1; }
+	[[ $ip =~ ^127\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}$ ]] ||
+		{ echo "$who $name: '$ip' is not a loopback IPv4 address" >&2; return 1; }
+	if [[ -s $d/pid ]] && fx_pid_alive "$(cat "$d/pid")"; then
+		echo "$who $name: already running (PID $(cat "$d/pid"))" >&2
+		return 1
+	fi
+	if fx_udp_listening "$ip" "$port" || fx_tcp_listening "$ip" "$port"; then
+		echo "$who $name: $ip:$port is already in use" >&2
+		return 1
+	fi
+	# sipp takes the FIRST -key NAME given (and the last of other options):
+	# the default audio port goes only where the caller gave none
+	apt=()
+	if [[ " $* " != *" -key audio_port "* ]]; then
+		apt=(-key audio_port "$(fx_free_port)") || return 1
+	fi
+	# an earlier run of NAME keeps its files, as NAME.1, NAME.2, ...
+	if [[ -d $d ]]; then mv "$d" "$d.$(fx__seq "far.$name")" || return 1; fi
+	mkdir -p "$d"
+	echo "$ip:$port" >"$d/addr"
+	basename "$sf" .xml >"$d/scenario"
+	echo "===== $who $name: $(basename "$sf") on $ip:$port${remote:+ -> $remote} $* at $(date '+%T.%N') =====" >"$d/out"
+	# The subshell waits for sipp and records its exit status in rc, so
+	# far_wait works from any shell (even a $( ) one). It ends with sipp.
+	[[ $- == *m* ]] && { jc=1; set +m; }
+	(
+		trap - EXIT INT TERM HUP
+		sipp ${remote:+"$remote"} -sf "$sf" -i "$ip" -p "$port" -m 1 -nostdin \
+			-timeout "${FX_FAR_TIMEOUT}s" -timeout_error "${apt[@]}" -d 1000 \
+			-trace_msg -message_file "$d/msg" -trace_err -error_file "$d/err" \
+			"$@" </dev/null >>"$d/out" 2>&1 &
+		echo "$!" >"$d/pid.new" && mv -f "$d/pid.new" "$d/pid"
+		rc=0
+		wait "$!" || rc=$?
+		echo "$rc" >"$d/rc.new" && mv -f "$d/rc.new" "$d/rc"
+	) </dev/null >/dev/null 2>&1 &
+	((jc)) && set -m
+	wait_for 2 "$who $name: sipp's PID" test -s "$d/pid" || return 1
+	fx_track "$(cat "$d/pid")"
+}
+
+fx__far_ready() {
+	fx_udp_listening "$1" "$2" || fx_tcp_listening "$1" "$2" || [[ -e $3/rc ]]
+}
+
+# far_start NAME SCENARIO IP[:PORT] [SIPP_ARGS...]: starts a far end NAME: sipp
+# as a server (UAS) running SCENARIO (a file, or a name in
+# test/integration/sipp/ without .xml) on IP:PORT (PORT defaults to
+# $FX_KAM_PORT, 5060), in the background (see "calls" above for the default
+# sipp arguments; SIPP_ARGS come last, e.g. -key code 486, -d 3000, -t t1).
+# Waits (bounded, 5 s) until its socket is bound. Give each far end its own
+# address, e.g. $(fx_ip 19) (127.0.0.20).
+far_start() {
+	local name=$1 sf=$2 addr=$3 ip port d
+	(($# >= 3)) || { echo "usage: far_start NAME SCENARIO IP[:PORT] [SIPP_ARGS...]" >&2; return 1; }
+	shift 3
+	ip=${addr%%:*}
+	port=$FX_KAM_PORT
+	[[ $addr == *:* ]] && port=${addr#*:}
+	fx__far_launch far_start "$name" "$sf" "$ip" "$port" "" "$@" || return 1
+	d=$(fx__far_dir "$name")
+	if ! wait_for 5 "far end $name listening on $ip:$port" fx__far_ready "$ip" "$port" "$d" ||
+		[[ -e $d/rc ]]; then
+		echo "far_start $name: sipp did not start: $(tail -n 5 "$d/out")" >&2
+		return 1
+	fi
+}
+
+# far_call NAME SCENARIO IP[:PORT] TARGET [SIPP_ARGS...]: starts a far end
+# NAME that calls: sipp as a client running SCENARIO from IP:PORT (PORT: a
+# free one if not given) against TARGET (IP or IP:PORT: the remote_ip and
+# remote_port of the scenario), in the background, like far_start. E.g. an
+# incoming call for the daemon's user 1001 through registrar a:
+#   far_call carol uac_call_in "$(fx_ip 20)" "$(kam_addr a)" -s 1001 -key caller carol -d 2000
+# a flood of strangers: far_call scan uac_invite_stranger "$(fx_ip 21)" \
+#   "$FX_LOCAL_IP:$port" -s 1001 -r 500 -m 3000
+far_call() {
+	local name=$1 sf=$2 addr=$3 target=$4 ip port
+	(($# >= 4)) || { echo "usage: far_call NAME SCENARIO IP[:PORT] TARGET [SIPP_ARGS...]" >&2; return 1; }
+	shift 4
+	ip=${addr%%:*}
+	if [[ $addr == *:* ]]; then port=${addr#*:}; else port=$(fx_free_port) || return 1; fi
+	fx__far_launch far_call "$name" "$sf" "$ip" "$port" "$target" "$@"
+}
+
+# far_addr NAME: prints the far end's IP:PORT; far_uri NAME: sip:IP:PORT.
+far_addr() { local d; d=$(fx__far_dir "$1") && cat "$d/addr"; }
+far_uri() { local a; a=$(far_addr "$1") && echo "sip:$a"; }
+
+# far_msg NAME: prints the path of the far end's message trace (sipp_trace,
+# sipp_count_in).
+far_msg() { local d; d=$(fx__far_dir "$1") && echo "$d/msg"; }
+
+# far_running NAME: succeeds while the far end's sipp runs.
+far_running() {
+	local d
+	d=$(fx__far_dir "$1") || return 1
+	[[ -s $d/pid && ! -e $d/rc ]] && fx_pid_alive "$(cat "$d/pid")"
+}
+
+fx__far_done() { [[ -s $1/rc ]]; }
+
+# far_wait NAME [TIMEOUT_S]: waits (bounded, default 15 s) until the far end's
+# sipp has exited and returns its exit status (0: the scenario completed);
+# on a non-zero status prints "far end NAME (SCENARIO): sipp exit N" and the
+# tail of its error trace on stderr. Returns 125 (and says so) if it still
+# runs at the deadline (it is left running: far_stop stops it).
+far_wait() {
+	local name=$1 d rc
+	d=$(fx__far_dir "$name") || return 1
+	[[ -s $d/pid ]] || { echo "far_wait: far end $name was not started" >&2; return 1; }
+	if ! wait_for "${2:-15}" "far end $name ($(cat "$d/scenario")) to finish" fx__far_done "$d"; then
+		return 125
+	fi
+	rc=$(cat "$d/rc")
+	fx_untrack "$(cat "$d/pid")"
+	if ((rc != 0)); then
+		echo "far end $name ($(cat "$d/scenario")): sipp exit $rc" >&2
+		if [[ -s $d/err ]]; then tail -n 15 "$d/err" | sed 's/^/  /' >&2; fi
+		tail -n 3 "$d/out" | sed 's/^/  /' >&2
+	fi
+	return "$rc"
+}
+
+# far_status NAME: prints "running", or "exit N" once sipp ended.
+far_status() {
+	local d
+	d=$(fx__far_dir "$1") || return 1
+	if [[ -s $d/rc ]]; then echo "exit $(cat "$d/rc")"; else echo running; fi
+}
+
+# far_stop NAME: stops the far end's sipp (by its PID: TERM, up to 3 s, then
+# KILL) if it still runs. Its files stay (far_msg).
+far_stop() {
+	local d pid
+	d=$(fx__far_dir "$1") || return 1
+	[[ -s $d/pid ]] || return 0
+	pid=$(cat "$d/pid")
+	fx_stop_pid "$pid" 3
+	fx_untrack "$pid"
+	wait_for 2 "far end $1 to be reaped" fx__far_done "$d" >/dev/null 2>&1 || true
+}
+
+# kam_far NAME [IP:PORT|sip:IP:PORT]: INVITEs to the registrar NAME for a user
+# it has no binding for are relayed there (a far end that never registers:
+# kam_far a "$(far_addr bob)"); without an address: 404 again.
+kam_far() {
+	local v=${2:-none}
+	[[ $v == none || $v == sip:* ]] || v=sip:$v
+	kam_rpc "$1" pv.shvSet far str "$v" >/dev/null
+}
+
+# fx__kam_code WHO NAME VAR VALUE: kam_force of a response code knob.
+fx__kam_code() {
+	[[ $4 =~ ^(-1|0|[1-6][0-9][0-9])$ ]] ||
+		{ echo "$1 $2: '$4' is not 0, -1 or a response code" >&2; return 1; }
+	kam_force "$2" "$3" "$4"
+}
+
+# kam_inv_code NAME CODE: 0 normal; >0 the registrar NAME answers every initial
+# INVITE with CODE (e.g. 503, statelessly, before auth); -1 drops them.
+kam_inv_code() { fx__kam_code kam_inv_code "$1" inv_code "$2"; }
+
+# kam_bye_code NAME CODE: the same for every BYE (in dialog or not).
+kam_bye_code() { fx__kam_code kam_bye_code "$1" bye_code "$2"; }
+
+# kam_inv_auth NAME 0|401|407: digest-challenge initial INVITEs with a 401
+# (WWW-Authenticate) or a 407 (Proxy-Authenticate), realm = the From domain,
+# the registrar's password; the credentials' user must be the From user. 0:
+# no auth (default).
+kam_inv_auth() {
+	[[ $2 =~ ^(0|401|407)$ ]] || { echo "kam_inv_auth $1: '$2' is not 0, 401 or 407" >&2; return 1; }
+	kam_force "$1" inv_auth "$2"
+}
+
+# kam_log_inv NAME 0|1: turns the INVITE/BYE/CANCEL and reply log lines (the
+# kam_count_* below count them) off or on (default on).
+kam_log_inv() { kam_force "$1" log_inv "$2"; }
+
+# kam_count_request NAME METHOD [FROM_IP]: prints how many METHOD (INVITE, BYE,
+# CANCEL) requests reached the registrar NAME (from FROM_IP, if given): every
+# transmission counts, retransmissions included, and so do the ones a knob
+# then answered or dropped. Counts are cumulative over the instance's runs.
+kam_count_request() {
+	local from='[^ ]*'
+	[[ -n ${3:-} ]] && from=${3//./\\.}
+	kam_log_count "$1" "<script>: $2 [^ ]+ from $from:[0-9]+\$"
+}
+
+# kam_count_invite NAME [FROM_IP] / kam_count_bye NAME [FROM_IP]: the same for
+# INVITE and BYE.
+kam_count_invite() { kam_count_request "$1" INVITE "${2:-}"; }
+kam_count_bye() { kam_count_request "$1" BYE "${2:-}"; }
+
+# kam_count_reply NAME CODE METHOD: prints how many CODE replies to METHOD the
+# registrar NAME relayed back (e.g. kam_count_reply a 200 BYE: the far end
+# was cleared through a). CODE may be an ERE (e.g. "18[03]").
+kam_count_reply() {
+	kam_log_count "$1" "reply ($2) .* to $3 from [^ ]+\$"
+}
+
+# kam_has_count NAME METHOD N [FROM_IP]: succeeds if exactly N METHOD requests
+# reached NAME (for wait_for: wait_for 5 "the BYE on b" kam_has_count b BYE 1).
+kam_has_count() {
+	local c
+	c=$(kam_count_request "$1" "$2" "${4:-}") || return 1
+	[[ $c == "$3" ]] || { echo "kam $1: $c $2 requests, want $3" >&2; return 1; }
+}
 
 # ---------------------------------------------------------------- dns
 # A test DNS server: dnsmasq (from dnsmasq-base) in the foreground, answering

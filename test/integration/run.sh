@@ -1,12 +1,12 @@
 #!/bin/bash
 # run.sh BUILD_DIR [PATTERN] - runs sipuad's integration tests.
 #
-# Runs every test/integration/t_*.sh whose name (without t_ and .sh) matches
-# the extended regular expression PATTERN (default: all), one after the
-# other, each in its own bash process under `timeout` (default 120 s; a test
-# may ask for more with a line "# fx-timeout: SECONDS"). When possible each
-# test runs as PID 1 of a private PID namespace (unshare --pid --fork
-# --mount-proc), so whatever it leaves behind is killed when it ends, and
+# Runs every test/integration/t_*.sh whose name (without t_ and .sh, or with
+# t_) matches the extended regular expression PATTERN (default: all), one
+# after the other, each in its own bash process under `timeout` (default
+# 120 s; a test may ask for more with a line "# fx-timeout: SECONDS"). When
+# possible each test runs as PID 1 of a private PID namespace (unshare --pid
+# --fork --mount-proc), so whatever it leaves behind is killed when it ends, and
 # orphans are reaped by the test's shell; FX_NO_PIDNS=1 turns that off.
 # Prints "PASS name (Ns)" or "FAIL name (Ns)" per test, the output of failed
 # tests only, and finally exactly "integration: N passed, N failed".
@@ -42,7 +42,8 @@ for f in "$here"/t_*.sh; do
 	[[ -e $f ]] || continue
 	name=$(basename "$f" .sh)
 	name=${name#t_}
-	if [[ -n $pattern ]] && ! [[ $name =~ $pattern ]]; then continue; fi
+	# the pattern may name a test with its t_ prefix too (t_fixture_calls)
+	if [[ -n $pattern ]] && ! [[ $name =~ $pattern || t_$name =~ $pattern ]]; then continue; fi
 	tests+=("$f")
 	[[ $name == fixture* ]] || need_bins=1
 done
