@@ -75,7 +75,7 @@ to_primary() {
 setup() {
 	local c t
 	to_primary
-	sipp_uas uas_call_answer "$FAR" || fail "far end"
+	far_start far uas_call_answer "$FAR" || fail "far end"
 	case $1 in
 	silent) kam_pause a ;;
 	dead) kam_kill a ;;
@@ -85,23 +85,25 @@ setup() {
 	c=$(sipuad_call line1 7000) || fail "call ($1)"
 	t=$(poll20 15 sipuad_call_is "$c" .state established) || fail "$1: not established: $(sipuactl_j calls)"
 	sipuactl_j hangup "$c" >/dev/null
-	sipp_uas_wait 10 >/dev/null || fail "$1: the far end did not finish"
+	far_wait far 10 >/dev/null || fail "$1: the far end did not finish"
 	[[ $1 == silent ]] && kam_resume a
 	T=$t
 }
+
+far_done() { ! far_running far; }
 
 # bye: hangup -> the far end's scenario done, the primary silent
 bye() {
 	local c t
 	to_primary
-	sipp_uas uas_call_answer "$FAR" || fail "far end"
+	far_start far uas_call_answer "$FAR" || fail "far end"
 	c=$(sipuad_call line1 7000) || fail "call (bye)"
 	wait_for 5 "established" sipuad_call_is "$c" .state established || fail "bye: $(sipuactl_j calls)"
 	kam_pause a
 	POLL_T0=$(fx__now_ms)
 	sipuactl_j hangup "$c" >/dev/null
-	t=$(poll20 15 fx__pid_dead "$SIPP_UAS_PID") || fail "bye: the far end never got it"
-	sipp_uas_wait 2 >/dev/null || fail "bye: the far end's scenario failed"
+	t=$(poll20 15 far_done) || fail "bye: the far end never got it"
+	far_wait far 2 >/dev/null || fail "bye: the far end's scenario failed"
 	kam_resume a
 	T=$t
 }

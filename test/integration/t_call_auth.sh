@@ -23,22 +23,22 @@ EV=$FX_DIR/events.json
 sipuad_subscribe "$EV" || fail "subscribe"
 
 for auth in 401 407; do
-	kam_force a inv_auth "$auth" || fail "inv_auth $auth"
-	sipp_uas uas_call_answer "$FAR" || fail "far end ($auth)"
+	kam_inv_auth a "$auth" || fail "inv_auth $auth"
+	far_start far uas_call_answer "$FAR" || fail "far end ($auth)"
 	c=$(sipuad_call la 7000) || fail "call ($auth)"
 	wait_for 5 "established ($auth)" sipuad_call_is "$c" .state established ||
 		fail "$auth: $(sipuactl_j calls); $(call_states "$EV" "$c")"
 	assert_eq "$(call_states "$EV" "$c")" "calling ringing established" "states ($auth)"
 	sipuactl_j hangup "$c" >/dev/null
-	sipp_uas_wait 5 || fail "far end ($auth) did not finish"
+	far_wait far 5 || fail "far end ($auth) did not finish"
 	wait_for 3 "closed ($auth)" call_closed "$EV" "$c" || fail "not closed ($auth)"
 	call_closed_once "$EV" "$c" 200
 done
 assert_eq "$(sipuad_sent | grep -c '^INVITE ')" 4 "two INVITEs per call: the challenged one and its answer"
 
 # 183 with SDP: early media, then 200
-kam_force a inv_auth 0
-sipp_uas uas_call_early "$FAR" || fail "far end (early)"
+kam_inv_auth a 0
+far_start far uas_call_early "$FAR" || fail "far end (early)"
 c=$(sipuad_call la 7000) || fail "call (early)"
 wait_for 5 "early" sipuad_call_is "$c" .state early || fail "no early: $(sipuactl_j calls)"
 em=$(call_events "$EV" "$c" | jq -c 'select(.state == "early") | .media')
@@ -46,7 +46,7 @@ em=$(call_events "$EV" "$c" | jq -c 'select(.state == "early") | .media')
 assert_eq "$(jq -r .remote.address <<<"$em")" "$FAR" "early media from the far end"
 wait_for 5 "established" sipuad_call_is "$c" .state established || fail "$(sipuactl_j calls)"
 sipuactl_j hangup "$c" >/dev/null
-sipp_uas_wait 5 || fail "far end (early) did not finish"
+far_wait far 5 || fail "far end (early) did not finish"
 wait_for 3 "closed" call_closed "$EV" "$c" || fail "not closed (early)"
 
 sipuad_stop 6 || fail "sipuad exit status $?"

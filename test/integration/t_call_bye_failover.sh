@@ -33,7 +33,7 @@ sipuad_start "$FX_DIR/sipuad.conf" || fail "sipuad did not start"
 wait_for 5 "la on the primary" sipuad_on la 0 || fail "la: $(sipuad_line_json la)"
 EV=$FX_DIR/events.json
 sipuad_subscribe "$EV" || fail "subscribe"
-sipp_uas uas_call_answer "$FAR" || fail "far end"
+far_start far uas_call_answer "$FAR" || fail "far end"
 c=$(sipuad_call la 7000) || fail "call"
 wait_for 5 "established" sipuad_call_is "$c" .state established || fail "call: $(sipuactl_j calls)"
 assert_eq "$(sipuad_call_field "$c" .server.role)" primary "the call's server"
@@ -45,12 +45,12 @@ sipuactl_j hangup "$c" >/dev/null || fail "hangup"
 wait_for 0.5 "closed at once" call_closed "$EV" "$c" || fail "not closed at once: $(call_states "$EV" "$c")"
 call_closed_once "$EV" "$c" 200
 # the BYE reaches the far end through the backup
-sipp_uas_wait 10 || fail "the far end never got the BYE"
+far_wait far 10 || fail "the far end never got the BYE"
 dt=$(($(fx__now_ms) - t0))
 fx_log "BYE delivered through the backup after $dt ms (bound $BOUND_MS ms)"
 ((dt <= BOUND_MS)) || fail "BYE took $dt ms, more than $BOUND_MS"
 sipuad_on la 1 || fail "la not on the backup: $(sipuad_line_json la)"
-assert_eq "$(kam_count_byes b)" 1 "BYEs relayed by the backup"
+assert_eq "$(kam_count_bye b)" 1 "BYEs relayed by the backup"
 kam_resume a
 call_closed_once "$EV" "$c" 200
 sipuad_stop 6 || fail "sipuad exit status $?"

@@ -45,7 +45,7 @@ round() {
 	kam_far b "sip:$FAR:$FX_KAM_PORT" || fail "kam_far b"
 	sipuad_on la 0 2>/dev/null || sipuactl_j failover la >/dev/null # back to the primary
 	wait_for 5 "la on the primary ($how)" sipuad_on la 0 || fail "la: $(sipuad_line_json la)"
-	sipp_uas uas_call_answer "$FAR" || fail "far end"
+	far_start far uas_call_answer "$FAR" || fail "far end"
 	case $how in
 	silent) kam_pause a || fail "pause a" ;;
 	dead) kam_kill a || fail "kill a" ;;
@@ -60,10 +60,10 @@ round() {
 	((dt <= BOUND_MS)) || fail "$how: the call took $dt ms, more than $BOUND_MS"
 	assert_eq "$(sipuad_call_field "$c" .server.role)" backup "$how: the call's server"
 	sipuad_on la 1 || fail "$how: la not on the backup: $(sipuad_line_json la)"
-	# the user saw one call: calling, then established, nothing in between closed
-	assert_eq "$(call_states "$EV" "$c")" "calling established" "$how: states"
+	# the user saw one call: calling, ringing (the far end, via the backup), established
+	assert_eq "$(call_states "$EV" "$c")" "calling ringing established" "$how: states"
 	sipuactl_j hangup "$c" >/dev/null || fail "hangup ($how)"
-	sipp_uas_wait 10 || fail "$how: the far end did not see the BYE"
+	far_wait far 10 || fail "$how: the far end did not see the BYE"
 	wait_for 3 "closed ($how)" call_closed "$EV" "$c" || fail "$how: not closed"
 	call_closed_once "$EV" "$c" 200
 	case $how in
@@ -81,12 +81,12 @@ round 503
 # rings, then answers 486 (through the primary, which works again).
 sipuad_on la 0 2>/dev/null || sipuactl_j failover la >/dev/null
 wait_for 5 "la on the primary" sipuad_on la 0 || fail "la: $(sipuad_line_json la)"
-sipp_uas uas_call_reject "$FAR" -key code 486 || fail "far end (reject)"
+far_start far uas_call_reject "$FAR" -set code 486 || fail "far end (reject)"
 f0=$(sipuad_line la .failovers)
 c=$(sipuad_call la 7001) || fail "call (busy)"
 wait_for 5 "busy" call_closed "$EV" "$c" || fail "busy not closed"
 call_closed_once "$EV" "$c" 486
-sipp_uas_wait 5 || fail "the far end (reject) did not finish"
+far_wait far 5 || fail "the far end (reject) did not finish"
 assert_eq "$(sipuad_line la .failovers)" "$f0" "no failover for a busy far end"
 sipuad_stop 6 || fail "sipuad exit status $?"
 pass

@@ -29,15 +29,14 @@ wait_for 5 "la on the primary" sipuad_on la 0 || fail "la: $(sipuad_line_json la
 EV=$FX_DIR/events.json
 sipuad_subscribe "$EV" || fail "subscribe"
 
-sipp_uas uas_call_answer "$FAR" || fail "far end"
+far_start far uas_call_answer "$FAR" || fail "far end"
 c=$(sipuad_call la 7000) || fail "call"
 wait_for 5 "established" sipuad_call_is "$c" .state established || fail "call: $(sipuactl_j calls)"
 
 # max_calls = 1: a second call is refused, an incoming one gets 486
 assert_fails "a second call past max_calls" sipuactl_j call la 7001
-timeout 20 sipp -sf "$FX_SIPP_DIR/uac_call_in.xml" -i "$CALLER" -p 0 -s 6001 "$A:5060" -m 1 \
-	-nostdin -timeout 10s >"$FX_DIR/in.out" 2>&1
-grep -q '486' "$FX_DIR/sipp"* "$FX_DIR/in.out" 2>/dev/null || true
+far_call caller uac_call_expect "$CALLER" "$A:5060" -s 6001 -key caller 7777 -set code 486 || fail "caller"
+far_wait caller 10 || fail "the incoming call past max_calls did not get 486: $(far_status caller)"
 assert_eq "$(jq -cR 'fromjson? | select(.kind == "call" and .state == "incoming")' "$EV" | wc -l)" 0 \
 	"no incoming event past max_calls"
 assert_match "$(grep -h 'max_calls' "$FX_DIR/sipuad.log" | tail -n1)" '486' "the refusal is logged with 486"
@@ -52,11 +51,11 @@ for ((i = 0; i < 6; i++)); do
 	sipuad_on la 1 || fail "la failed back during a call: $(sipuad_line_json la)"
 	sleep 0.5
 done
-byes0=$(kam_count_byes a)
+byes0=$(kam_count_bye a)
 t0=$(fx__now_ms)
 sipuactl_j hangup "$c" >/dev/null || fail "hangup"
-sipp_uas_wait 5 || fail "the far end did not get the BYE"
-assert_eq "$(kam_count_byes a)" "$((byes0 + 1))" "the BYE went through the call's server (the primary)"
+far_wait far 5 || fail "the far end did not get the BYE"
+assert_eq "$(kam_count_bye a)" "$((byes0 + 1))" "the BYE went through the call's server (the primary)"
 # ...then at once
 wait_for 3 "la back on the primary" sipuad_on la 0 || fail "no failback after the call: $(sipuad_line_json la)"
 fx_log "failback $(($(fx__now_ms) - t0)) ms after the hangup"

@@ -30,19 +30,18 @@ cid=$(kam_contacts a 6001 | cut -f3)
 
 rss() { awk '/^VmRSS/ { print $2 }' "/proc/$SIPUAD_PID/status"; }
 
-# flood N RATE: N stranger INVITEs at RATE/s, each must get 403
+# flood N RATE: N stranger INVITEs at RATE/s (the line's user, to the
+# daemon's port directly), each must get 403
 flood() {
-	local out=$FX_DIR/flood.$1.out
-	timeout 60 sipp -sf "$FX_SIPP_DIR/uac_invite_stranger.xml" -i "$STRANGER" -p 0 \
-		-s 6001 "$FX_LOCAL_IP:$PORT" -m "$1" -r "$2" -l 200 -nostdin \
-		-timeout 50s -timeout_error >"$out" 2>&1
+	far_call scanner uac_invite_stranger "$STRANGER" "$FX_LOCAL_IP:$PORT" -s 6001 -m "$1" -r "$2" -l 200 &&
+		far_wait scanner 60
 }
 
-flood 1 1 || fail "a stranger's INVITE did not get 403: $(tail -n 20 "$FX_DIR/flood.1.out")"
+flood 1 1 || fail "a stranger's INVITE did not get 403: $(far_status scanner)"
 log0=$(wc -l <"$FX_DIR/sipuad.log")
-flood 3000 500 || fail "flood 1: not every INVITE got 403: $(tail -n 20 "$FX_DIR/flood.3000.out")"
+flood 3000 500 || fail "flood 1: not every INVITE got 403: $(far_status scanner)"
 r1=$(rss)
-flood 3000 500 || fail "flood 2: not every INVITE got 403"
+flood 3000 500 || fail "flood 2: not every INVITE got 403: $(far_status scanner)"
 r2=$(rss)
 fx_log "RSS after the first flood ${r1} kB, after the second ${r2} kB"
 ((r2 - r1 <= 1024)) || fail "memory grew by $((r2 - r1)) kB over 3000 more INVITEs"
@@ -59,15 +58,11 @@ fx_log "$n log lines about refused INVITEs"
 ((n <= 4)) || fail "$n log lines for 6000 refused INVITEs"
 
 # the line's registrar may ring it (sipp calls 6001 through Kamailio)
-timeout 20 sipp -sf "$FX_SIPP_DIR/uac_call_in.xml" -i "$STRANGER" -p 0 -s 6001 "$A:5060" -m 1 \
-	-nostdin -timeout 15s -timeout_error -key pause 500 >"$FX_DIR/in.out" 2>&1 &
-SP=$!
-fx_track "$SP"
+far_call caller uac_call_in "$STRANGER" "$A:5060" -s 6001 -key caller 7777 -d 500 || fail "caller"
 wait_for 5 "la rings" sipuad_incoming la >/dev/null || fail "no incoming call through the registrar"
 c=$(sipuad_incoming la)
 sipuactl_j answer "$c" >/dev/null || fail "answer"
-wait_for 10 "caller done" fx__pid_dead "$SP" || fail "sipp caller did not finish"
-wait "$SP" || fail "sipp caller failed: $(tail -n 20 "$FX_DIR/in.out")"
+far_wait caller 10 || fail "the caller failed: $(far_status caller)"
 wait_for 3 "closed" call_closed "$EV" "$c" || fail "not closed"
 call_closed_once "$EV" "$c" 200
 sipuad_stop 6 || fail "sipuad exit status $?"
