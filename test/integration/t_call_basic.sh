@@ -98,6 +98,25 @@ wait_for 3 "B's closed" call_closed "$EV" "$c2" || fail "B not closed"
 call_closed_once "$EV" "$c1" 487
 call_closed_once "$EV" "$c2" 487
 
+# --- 5. sipuactl for people: `call` prints the id, `calls` a table, `status LINE` the count
+ctl() { timeout 5 "$SIPUACTL_BIN" -s "$SIPUAD_SOCK" "$@"; }
+c1=$(ctl call la 6002) || fail "sipuactl call"
+assert_match "$c1" '^c[0-9]+$' "sipuactl call prints the id"
+wait_for 5 "B rings" sipuad_incoming lb >/dev/null || fail "no incoming call 5"
+c2=$(sipuad_incoming lb)
+ctl answer "$c2" || fail "sipuactl answer"
+wait_for 5 "A established" sipuad_call_is "$c1" .state established || fail "call 5: $(sipuactl_j calls)"
+t=$(ctl calls) || fail "sipuactl calls"
+fx_log "sipuactl calls:"$'\n'"$t"
+assert_match "$(head -n1 <<<"$t")" '^CALL +LINE +DIR +STATE +PEER +SERVER +MEDIA' "calls table header"
+assert_match "$(grep "^$c1 " <<<"$t")" "^$c1 +la +out +established +sip:6002@sipuad.test +primary $A:5060/udp +PCMU/8000 " "A's row"
+assert_match "$(grep "^$c2 " <<<"$t")" "^$c2 +lb +in +established " "B's row"
+assert_match "$(ctl status la)" $'(^|\n)calls: 1($|\n)' "status la shows the open call"
+ctl hangup "$c2" || fail "sipuactl hangup"
+wait_for 5 "both closed" sipuad_no_calls || fail "calls left: $(sipuactl_j calls)"
+out=$(ctl hangup "$c2" 2>&1) && fail "hangup of a closed call succeeded"
+assert_match "$out" "no open call $c2" "error for people"
+
 # bad requests get error replies
 assert_fails "answer of no call" sipuactl_j answer c999
 assert_fails "call of no line" sipuactl_j call nosuch 6002
@@ -105,7 +124,7 @@ assert_fails "hangup with a bad code" sipuactl_j hangup c999 99
 assert_fails "a target with a quote" sipuactl_j call la '6002"x'
 
 # history keeps one record per ended call
-wait_for 3 "calls in la's history" sipuad_history_has la call 5 || fail "history: $(sipuad_history la)"
+wait_for 3 "calls in la's history" sipuad_history_has la call 6 || fail "history: $(sipuad_history la)"
 assert_match "$(sipuad_events la call | head -n1 | jq -r .from)" "^c[0-9]+ out sip:6002@" "history from"
 assert_eq "$(sipuad_line la .calls)" 0 "no call open"
 sipuad_stop 6 || fail "sipuad exit status $?"
