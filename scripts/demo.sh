@@ -75,6 +75,7 @@ say "line1 calls line2 (1002) through the primary; line2 answers"
 ctl -j subscribe >"$FX_DIR/events.json" 2>/dev/null &
 SUB=$!
 fx_track "$SUB"
+wait_for 5 "the event stream" grep -q '"ok"' "$FX_DIR/events.json" || fail "subscribe"
 CALL=$(ctl call line1 1002) || fail "call line1 1002"
 echo "call $CALL placed"
 wait_for 5 "line2 rings" ringing_on_line2 || fail "line2 does not ring"
