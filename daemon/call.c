@@ -99,7 +99,7 @@ static void set_state(struct call *c, enum call_state s, struct call_actions *ou
 	if (c->state == s)
 		return;
 	c->state = s;
-	act(out, CA_PUBLISH);
+	act(out, CA_PUBLISH)->status = (int)s;
 }
 
 /* F.6: every call ends with exactly one `closed`, whatever ended it. */
@@ -352,9 +352,15 @@ void call_step(struct call *c, const struct call_event *ev, int64_t now, struct 
 	case CE_DIAL:
 		if (c->phase != CP_NEW || !c->outgoing)
 			return;
-		act(out, CA_PUBLISH); /* the call appears: `calling` */
+		act(out, CA_PUBLISH)->status = CALL_CALLING; /* the call appears */
 		if (ev->hop && ev->hop->up) {
 			send_invite(c, ev->hop, now, out);
+		} else if (!ev->hop || ev->hop->failed) {
+			/* every server is down (or the line is stopped): no
+			 * point keeping the user waiting */
+			say(out, "the line has no server: the call ends");
+			close_call(c, 503, "the line is not registered", out);
+			done(c, out);
 		} else {
 			c->phase = CP_WAIT_LINE;
 			c->code = 503;
@@ -370,7 +376,7 @@ void call_step(struct call *c, const struct call_event *ev, int64_t now, struct 
 			c->hop = *ev->hop;
 		c->phase = CP_OFFERED;
 		act(out, CA_RESPOND)->status = 180;
-		act(out, CA_PUBLISH); /* the call appears: `incoming` */
+		act(out, CA_PUBLISH)->status = CALL_INCOMING; /* the call appears */
 		return;
 	case CE_ANSWER:
 		if (c->phase != CP_OFFERED)

@@ -80,7 +80,8 @@ enum call_act_kind {
 	CA_BYE,          /* BYE in the dialog; .via: through .hop instead of the dialog's route */
 	CA_LINE_FAILED,  /* tell the line a request failed on .hop.server: .server_down
 			  * means switch now (A.3), else re-register first (A.6) */
-	CA_PUBLISH,      /* the call's state changed: event, hook */
+	CA_PUBLISH,      /* the call is in state .status now: event, hook (one step may
+			  * publish two: `calling` then `closed`) */
 	CA_DONE,         /* nothing left: free the call */
 	CA_MAX
 };

@@ -163,13 +163,21 @@ static unsigned long long session_id(void)
 
 /* ---- what the control socket and the hook see ---- */
 
+static void view_as(const struct ocall *oc, enum call_state st, struct call_view *v);
+
 static void view(const struct ocall *oc, struct call_view *v)
+{
+	view_as(oc, oc->m.state, v);
+}
+
+/* The call as it was in state ST (an event of a step that went further). */
+static void view_as(const struct ocall *oc, enum call_state st, struct call_view *v)
 {
 	memset(v, 0, sizeof *v);
 	v->id = oc->id;
 	v->line = oc->line;
 	v->direction = oc->m.outgoing ? "out" : "in";
-	v->state = call_state_name(oc->m.state);
+	v->state = call_state_name(st);
 	v->peer = oc->peer;
 	v->sip_call_id = oc->sc ? sip_call_sip_id(oc->sc) : "";
 	v->started = oc->started;
@@ -188,7 +196,7 @@ static void view(const struct ocall *oc, struct call_view *v)
 		v->server_port = sv->port ? sv->port : oc->m.hop.addr.port;
 		v->server_transport = conf_transport_name(sv->transport);
 	}
-	if (oc->m.state == CALL_CLOSED) {
+	if (st == CALL_CLOSED) {
 		v->code = oc->m.code;
 		v->reason = oc->m.reason;
 	}
@@ -250,14 +258,14 @@ static void run_hook(struct calls *cs, const struct call_view *v)
 
 /* F.6: one event per state change, exactly one `closed`; the closed one
  * goes into the line's history too (one record per call: flash). */
-static void publish(struct ocall *oc)
+static void publish(struct ocall *oc, enum call_state st)
 {
 	struct call_view v;
 	struct line_event e;
 	char from[LINE_DESC_MAX], reason[192];
-	view(oc, &v);
+	view_as(oc, st, &v);
 	snprintf(from, sizeof from, "%s %s %s", oc->id, v.direction, oc->peer);
-	if (oc->m.state == CALL_CLOSED)
+	if (st == CALL_CLOSED)
 		snprintf(reason, sizeof reason, "%d %s%s", oc->m.code, oc->m.reason,
 			 oc->answered ? "" : " (not answered)");
 	else
@@ -266,7 +274,7 @@ static void publish(struct ocall *oc)
 	e.call = &v;
 	struct line *l = line_of(oc);
 	if (l)
-		line_publish(l, &e, oc->m.state == CALL_CLOSED);
+		line_publish(l, &e, st == CALL_CLOSED);
 	run_hook(oc->cs, &v);
 	log_info("%s: call %s %s %s%s%s", oc->line, oc->id, v.state, oc->peer, reason[0] ? ": " : "", reason);
 }
@@ -412,15 +420,17 @@ static void execute(struct ocall *oc, const struct call_action *x)
 		event_active(oc->cs->deferred, 0, 0);
 		return;
 	}
-	case CA_PUBLISH:
-		if (oc->m.state == CALL_ESTABLISHED && !oc->answered)
+	case CA_PUBLISH: {
+		enum call_state st = (enum call_state)x->status;
+		if (st == CALL_ESTABLISHED && !oc->answered)
 			oc->answered = time(NULL);
-		if (oc->m.state == CALL_CLOSED) {
+		if (st == CALL_CLOSED) {
 			release_port(oc);
 			count_open(oc, false);
 		}
-		publish(oc);
+		publish(oc, st);
 		return;
+	}
 	case CA_DONE:
 		oc->dead = true;
 		return;
@@ -636,6 +646,10 @@ static int incoming_cb(void *ctx, struct sip_call *sc, const struct sip_incoming
 		return 403; /* F.3: no event, no ring */
 	}
 	const struct conf_line *cl = line_conf(l);
+	if (!cl->enabled) {
+		log_info("%s: INVITE from %s refused: 480 (the line is disabled)", cl->id, in->from);
+		return 480;
+	}
 	int code = call_admit(trusted, calls_open(cs, cl->id), cl->max_calls);
 	if (code) {
 		log_info("%s: INVITE from %s refused: %d (max_calls %d)", cl->id, in->from, code, cl->max_calls);

@@ -49,5 +49,10 @@ sipuactl_j hangup "$c" >/dev/null
 far_wait far 5 || fail "far end (early) did not finish"
 wait_for 3 "closed" call_closed "$EV" "$c" || fail "not closed (early)"
 
+# SIGTERM with a call up: the far end is not left hanging (BYE)
+far_start far uas_call_answer "$FAR" || fail "far end (stop)"
+c=$(sipuad_call la 7000) || fail "call (stop)"
+wait_for 5 "established (stop)" sipuad_call_is "$c" .state established || fail "$(sipuactl_j calls)"
 sipuad_stop 6 || fail "sipuad exit status $?"
+far_wait far 5 || fail "the far end got no BYE at SIGTERM: $(far_status far)"
 pass

@@ -3,7 +3,8 @@
 # it: the far end hangs up; the far end rejects with a code of its own
 # (480); the only server drops the INVITE (Timer B, then the line
 # re-registers there and the call is not sent twice: 408); the only server
-# is dead (ICMP: the line fails, the call ends at once, 503).
+# is dead (ICMP: the line fails, the call ends at once, 503); a call
+# placed while the line has no server at all (503 at once).
 # fx-timeout: 90
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/lib_calls.sh"
@@ -61,6 +62,12 @@ c=$(sipuad_call la 7000) || fail "call (dead)"
 wait_for 3 "closed (dead server)" call_closed "$EV" "$c" || fail "$(call_states "$EV" "$c")"
 fx_log "call to a dead server closed after $(($(fx__now_ms) - t0)) ms"
 call_closed_once "$EV" "$c" 503
+# a call placed while the line has no server ends at once
+wait_for 5 "la failed" sipuad_line_is la .state failed || fail "la: $(sipuad_line_json la)"
+c=$(sipuad_call la 7000) || fail "call (line failed)"
+wait_for 1 "closed at once" call_closed "$EV" "$c" || fail "$(call_states "$EV" "$c")"
+call_closed_once "$EV" "$c" 503
+assert_eq "$(call_states "$EV" "$c")" "calling closed" "states (line failed)"
 sipuad_no_calls || fail "calls: $(sipuactl_j calls)"
 sipuad_stop 6 || fail "sipuad exit status $?"
 pass

@@ -223,6 +223,17 @@ TEST(test_call_F1_a_line_not_registered_makes_the_call_wait)
 	struct line_hop b = hop(1, "127.0.0.3", true);
 	line(&c, &b, 500, &out);
 	CHECK_INT(count(&out, CA_INVITE), 1);
+	/* a line that gave up: the call ends at once */
+	struct line_hop failed = { .failed = true };
+	dial(&c, &failed, &out);
+	CHECK_INT(c.state, CALL_CLOSED);
+	CHECK_INT(c.code, 503);
+	CHECK_INT(count(&out, CA_PUBLISH), 2); /* calling, then closed, in one step */
+	CHECK_INT(out.v[0].kind, CA_PUBLISH);
+	CHECK_INT(out.v[0].status, CALL_CALLING);
+	CHECK_INT(find(&out, CA_DONE) - out.v, 2);
+	CHECK_INT(out.v[1].status, CALL_CLOSED);
+	CHECK_INT(count(&out, CA_DONE), 1);
 	return 0;
 }
 
