@@ -323,9 +323,11 @@ static void send_invite(struct ocall *oc, const struct call_action *x)
 		sip_call_free(oc->sc);
 		oc->sc = NULL;
 	}
+	/* Our own trouble ends the call; it is no server's failure (a local
+	 * 500 is VERDICT_INTERNAL: no failover). */
 	if (!l || take_port(oc) != 0) {
-		struct call_event ev = { .kind = CE_FINAL, .status = 503, .phrase = l ? "no RTP port free" : "no line",
-					 .local = false };
+		struct call_event ev = { .kind = CE_FINAL, .status = 500, .local = true,
+					 .phrase = l ? "no RTP port free" : "the line is gone" };
 		feed(oc, &ev);
 		return;
 	}
@@ -336,7 +338,8 @@ static void send_invite(struct ocall *oc, const struct call_action *x)
 	if (sdp_offer(sdp, sizeof sdp, &loc) != 0 ||
 	    !(oc->sc = sip_call_invite(oc->cs->sip, &a, oc->peer, x->hop.addr.ip, x->hop.addr.port, x->hop.tp,
 				       x->hop.route, sdp, sip_cb, oc))) {
-		struct call_event ev = { .kind = CE_FINAL, .status = 500, .phrase = "cannot send the INVITE" };
+		struct call_event ev = { .kind = CE_FINAL, .status = 500, .local = true,
+					 .phrase = "cannot send the INVITE" };
 		feed(oc, &ev);
 	}
 }
