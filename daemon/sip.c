@@ -725,6 +725,8 @@ static void call_event(struct sip_call *c, nua_t *nua, nua_event_t event, int st
 		call_report(c, SCE_ACKED, 200, phrase, sip, false);
 		return;
 	case nua_r_bye:
+		if (sip && sip->sip_cseq && sip->sip_cseq->cs_seq > c->cseq)
+			c->cseq = sip->sip_cseq->cs_seq; /* ours: a BYE sent again goes above it */
 		if (sip && !nta_sip_is_internal(sip) && (status == 401 || status == 407) &&
 		    authenticate(c->sip, c->nh, &c->cred, status, sip) == 0)
 			return;
