@@ -44,7 +44,14 @@ r1=$(rss)
 flood 3000 500 || fail "flood 2: not every INVITE got 403: $(far_status scanner)"
 r2=$(rss)
 fx_log "RSS after the first flood ${r1} kB, after the second ${r2} kB"
-((r2 - r1 <= 1024)) || fail "memory grew by $((r2 - r1)) kB over 3000 more INVITEs"
+# Under ASan the heap is the sanitizer's (freed memory waits in its
+# quarantine): the bound is for the real build; LeakSanitizer checks the
+# ASan build for leaks at exit (sipuad_stop).
+if ldd "$SIPUAD_BIN" | grep -q libasan; then
+	fx_log "ASan build: RSS not bounded here (quarantine)"
+else
+	((r2 - r1 <= 1024)) || fail "memory grew by $((r2 - r1)) kB over 3000 more INVITEs"
+fi
 
 # nothing rang, nothing was published, the line never noticed
 assert_eq "$(jq -cR 'fromjson? | select(.kind == "call")' "$EV" | wc -l)" 0 "call events"
