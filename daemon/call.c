@@ -428,6 +428,12 @@ void call_step(struct call *c, const struct call_event *ev, int64_t now, struct 
 		if (ev->hop)
 			on_line(c, ev->hop, now, out);
 		return;
+	case CE_REOFFER:
+		/* RFC 3261 14.2: an established call answers with its media
+		 * (the runner answers the new offer); anything else is in
+		 * the middle of an exchange: 491 (14.2, glare) */
+		act(out, CA_RESPOND)->status = c->phase == CP_UP ? 200 : 491;
+		return;
 	case CE_MAX:
 		return;
 	}

@@ -59,6 +59,8 @@ enum call_ev_kind {
 		      * no ACK): .status .phrase .remote */
 	CE_TIMER,    /* .timer's deadline passed */
 	CE_LINE,     /* the line's next hop changed: .hop */
+	CE_REOFFER,  /* the far end sent a re-INVITE in the dialog (hold, a new codec,
+		      * a session refresh) */
 	CE_MAX
 };
 

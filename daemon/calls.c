@@ -55,6 +55,7 @@ struct ocall {
 	char *offer;                     /* incoming: the caller's SDP offer; NULL: late offer */
 	bool we_offered;                 /* our SDP was the offer */
 	unsigned long long sess;
+	unsigned long long sess_ver;     /* our o= version: up by one per new SDP (RFC 3264 8) */
 	bool open_counted;               /* counted in its line's open calls */
 	bool line_dirty;                 /* its line's hop changed: tell the machine */
 	bool dead;                       /* freed after the step */
@@ -151,7 +152,8 @@ static void local_sdp(const struct ocall *oc, const char *addr, struct sdp_local
 {
 	const struct conf_media *md = &oc->cs->conf->media;
 	*l = (struct sdp_local){ .address = addr, .port = oc->port, .codecs = md->codecs, .n_codecs = md->n_codecs,
-				 .ptime = md->ptime, .session_id = oc->sess };
+				 .ptime = md->ptime, .session_id = oc->sess,
+				 .session_version = oc->sess + oc->sess_ver };
 }
 
 static unsigned long long session_id(void)
@@ -344,10 +346,38 @@ static void send_invite(struct ocall *oc, const struct call_action *x)
 	}
 }
 
+/* The far end moved the media of an established call (a re-INVITE: hold,
+ * another address or codec): subscribers see a `media` event with the
+ * CALL fields; the state, and so the hook, stays. */
+static void media_changed(struct ocall *oc, const struct sdp_media *m)
+{
+	bool changed = !oc->has_media || strcmp(m->remote_addr, oc->media.remote_addr) != 0 ||
+		       m->remote_port != oc->media.remote_port || strcmp(m->codec, oc->media.codec) != 0 ||
+		       m->dir != oc->media.dir || m->dtmf != oc->media.dtmf;
+	bool was = oc->has_media;
+	oc->media = *m;
+	oc->has_media = true;
+	if (!was || !changed || oc->m.phase != CP_UP)
+		return;
+	struct call_view v;
+	struct line_event e;
+	char from[LINE_DESC_MAX];
+	view(oc, &v);
+	snprintf(from, sizeof from, "%s %s %s", oc->id, v.direction, oc->peer);
+	history_event(&e, time(NULL), oc->line, "media", from, v.state, "");
+	e.call = &v;
+	struct line *l = line_of(oc);
+	if (l)
+		line_publish(l, &e, false);
+	log_info("%s: call %s: media now %s %s:%d (%s)", oc->line, oc->id, m->codec, m->remote_addr,
+		 m->remote_port, sdp_dir_name(m->dir));
+}
+
 static void respond(struct ocall *oc, int status)
 {
 	char addr[NETADDR_IP_MAX], sdp[SDP_MAX];
 	struct sdp_local loc;
+	bool reoffer = oc->m.phase == CP_UP; /* a re-INVITE of an established call */
 	if (!oc->sc)
 		return;
 	if (status < 200 || status >= 300) {
@@ -364,12 +394,19 @@ static void respond(struct ocall *oc, int status)
 	local_sdp(oc, addr, &loc);
 	int rc;
 	if (oc->offer) {
-		rc = sdp_answer(sdp, sizeof sdp, &loc, oc->offer, strlen(oc->offer), &oc->media);
-		oc->has_media = rc == 0;
+		struct sdp_media m;
+		rc = sdp_answer(sdp, sizeof sdp, &loc, oc->offer, strlen(oc->offer), &m);
+		if (rc == 0)
+			media_changed(oc, &m);
 	} else {
 		/* RFC 3264 late offer: ours goes in the 200, the answer in the ACK */
 		rc = sdp_offer(sdp, sizeof sdp, &loc);
 		oc->we_offered = true;
+	}
+	if (rc != 0 && reoffer) {
+		/* RFC 3261 14.2: a re-INVITE we cannot take leaves the call as it was */
+		sip_call_respond(oc->sc, 488, NULL);
+		return;
 	}
 	if (rc != 0) {
 		sip_call_respond(oc->sc, 488, NULL);
@@ -544,10 +581,8 @@ static void take_answer(struct ocall *oc, const struct sip_call_info *i)
 	media_address(oc->cs, oc->m.hop.addr.ip, addr, sizeof addr);
 	local_sdp(oc, addr, &loc);
 	struct sdp_media m;
-	if (sdp_take_answer(&loc, i->sdp, i->sdp_len, &m) == 0) {
-		oc->media = m;
-		oc->has_media = true;
-	}
+	if (sdp_take_answer(&loc, i->sdp, i->sdp_len, &m) == 0)
+		media_changed(oc, &m);
 }
 
 static void sip_cb(void *ctx, const struct sip_call_info *i)
@@ -576,6 +611,15 @@ static void sip_cb(void *ctx, const struct sip_call_info *i)
 		break;
 	case SCE_ENDED:
 		ev.kind = CE_ENDED;
+		break;
+	case SCE_REOFFER:
+		/* the new offer replaces the old (none: a re-INVITE without
+		 * SDP asks for our offer, RFC 3261 14.2) */
+		free(oc->offer);
+		oc->offer = i->sdp ? strndup(i->sdp, i->sdp_len) : NULL;
+		oc->we_offered = false;
+		oc->sess_ver++;
+		ev.kind = CE_REOFFER;
 		break;
 	default:
 		return;
@@ -623,6 +667,7 @@ static struct ocall *new_call(struct calls *cs, const char *line)
 	snprintf(oc->line, sizeof oc->line, "%s", line);
 	oc->started = time(NULL);
 	oc->sess = session_id();
+	oc->sess_ver = 0;
 	for (int t = 0; t < CT_MAX; t++) {
 		oc->timers[t] = (struct call_timer_ctx){ .oc = oc, .t = (enum call_timer)t };
 		oc->timers[t].ev = evtimer_new(cs->base, timer_cb, &oc->timers[t]);

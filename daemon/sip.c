@@ -350,6 +350,15 @@ int sip_init(struct sip **out, struct loop *loop, const struct conf *c)
 			     * answers by itself */
 			    NUTAG_AUTOALERT(0),
 			    NUTAG_AUTOANSWER(0),
+			    /* nua offers session timers and 100rel by default; a
+			     * session refresh it sent itself would carry no SDP
+			     * (soa is off). Without them the far end refreshes,
+			     * if it must, with a re-INVITE we answer (RULES F.8). */
+			    SIPTAG_SUPPORTED_STR(""),
+			    /* what a far end may send us: nothing nua would
+			     * answer on its own behind our back (REFER, UPDATE,
+			     * MESSAGE, ...) */
+			    SIPTAG_ALLOW_STR("INVITE, ACK, BYE, CANCEL, OPTIONS"),
 			    /* Timer K (RFC 3261 17.1.2.2): a finished REGISTER is
 			     * kept T4 to absorb retransmitted answers, about 10 KB
 			     * each; T4_MS instead of 5 s keeps a fleet's burst of
@@ -720,8 +729,15 @@ static void call_event(struct sip_call *c, nua_t *nua, nua_event_t event, int st
 			keep_dialog(c, sip, true);
 		call_report(c, SCE_FINAL, status, phrase, sip, false);
 		return;
+	case nua_i_invite:
+		/* a re-INVITE in our dialog (nua autoanswers nothing) */
+		call_report(c, SCE_REOFFER, 0, phrase, sip, true);
+		return;
 	case nua_i_ack:
-		keep_dialog(c, sip, false);
+		/* to our 200: of the INVITE (incoming), or of a re-INVITE (either
+		 * way; its SDP then answers our offer) */
+		if (c->incoming)
+			keep_dialog(c, sip, false);
 		call_report(c, SCE_ACKED, 200, phrase, sip, false);
 		return;
 	case nua_r_bye:

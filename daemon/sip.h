@@ -80,6 +80,8 @@ enum sip_call_ev {
 	SCE_ACKED,    /* the ACK to our 200 came */
 	SCE_BYE_DONE, /* the final answer to our BYE */
 	SCE_ENDED,    /* the dialog is over: the far end's BYE or CANCEL, or no ACK */
+	SCE_REOFFER,  /* a re-INVITE in the dialog (its offer in .sdp, or none):
+		       * answer it with sip_call_respond() */
 	SCE_MAX
 };
 
@@ -119,7 +121,7 @@ struct sip_call *sip_call_invite(struct sip *s, const struct sip_account *a, con
  * BYE are answered with A's credentials. */
 int sip_call_bind(struct sip_call *c, const struct sip_account *a, sip_call_cb *cb, void *ctx);
 int sip_call_cancel(struct sip_call *c);
-/* Answer the incoming INVITE: STATUS, with SDP for a 2xx. */
+/* Answer the incoming INVITE (or a re-INVITE): STATUS, with SDP for a 2xx. */
 int sip_call_respond(struct sip_call *c, int status, const char *sdp);
 /* BYE in the dialog, along its route set. */
 int sip_call_bye(struct sip_call *c);
