@@ -363,3 +363,19 @@ TEST(test_call_F3_admission)
 	CHECK_INT(call_admit(true, 1, 2), 0);
 	return 0;
 }
+
+TEST(test_call_F8_a_reoffer_is_answered_when_up_else_491)
+{
+	struct call c;
+	struct call_actions out;
+	struct line_hop p = hop(0, "127.0.0.2", false);
+	dial(&c, &p, &out);
+	ev(&c, CE_REOFFER, 0, false, 5, &out);
+	CHECK(find(&out, CA_RESPOND) && find(&out, CA_RESPOND)->status == 491);
+	ev(&c, CE_FINAL, 200, false, 10, &out);
+	ev(&c, CE_REOFFER, 0, false, 20, &out);
+	CHECK(find(&out, CA_RESPOND) && find(&out, CA_RESPOND)->status == 200);
+	CHECK_INT(count(&out, CA_PUBLISH), 0); /* not a state change */
+	CHECK_INT(c.state, CALL_ESTABLISHED);
+	return 0;
+}
