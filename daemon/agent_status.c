@@ -141,7 +141,7 @@ void agent_hop(const struct agent *a, struct line_hop *h)
 
 static bool literal_is(const char *host, const char *ip)
 {
-	return netaddr_is_literal(host) && strcmp(host, ip) == 0;
+	return netaddr_same_ip(host, ip);
 }
 
 /* RULES F.3: the servers and proxies as configured (literals), and every
@@ -159,10 +159,10 @@ bool agent_trusts(const struct agent *a, const char *ip)
 	for (int i = 0; i < a->cfg.n_proxies; i++)
 		if (netaddr_split(a->cfg.proxies[i], host, sizeof host, &port) == 0 && literal_is(host, ip))
 			return true;
-	if ((a->address[0] && strcmp(a->cur.ip, ip) == 0) || (a->probe_addr.ip[0] && strcmp(a->probe_addr.ip, ip) == 0))
+	if ((a->address[0] && literal_is(a->cur.ip, ip)) || (a->probe_addr.ip[0] && literal_is(a->probe_addr.ip, ip)))
 		return true;
 	for (int i = 0; a->al.have && i < a->al.ans.n && i < DNS_ADDRS_MAX; i++)
-		if (strcmp(a->al.ans.v[i].ip, ip) == 0)
+		if (literal_is(a->al.ans.v[i].ip, ip))
 			return true;
 	return false;
 }

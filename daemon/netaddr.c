@@ -12,6 +12,16 @@ bool netaddr_is_literal(const char *name)
 	return inet_pton(AF_INET, name, buf) == 1 || inet_pton(AF_INET6, name, buf) == 1;
 }
 
+bool netaddr_same_ip(const char *a, const char *b)
+{
+	unsigned char x[sizeof(struct in6_addr)], y[sizeof(struct in6_addr)];
+	if (inet_pton(AF_INET, a, x) == 1)
+		return inet_pton(AF_INET, b, y) == 1 && memcmp(x, y, 4) == 0;
+	if (inet_pton(AF_INET6, a, x) == 1)
+		return inet_pton(AF_INET6, b, y) == 1 && memcmp(x, y, sizeof x) == 0;
+	return false;
+}
+
 void netaddr_host(char *buf, size_t size, const char *host, int port)
 {
 	/* RFC 3261 25.1: an IPv6reference is bracketed in a hostport. */

@@ -17,6 +17,9 @@ struct netaddr {
 
 /* True when NAME is an IPv4 or IPv6 literal (IPv6 without brackets). */
 bool netaddr_is_literal(const char *name);
+/* True when A and B are the same IP literal, whatever their text forms
+ * ("::1" and "0:0::1"); false when either is not a literal. */
+bool netaddr_same_ip(const char *a, const char *b);
 /* "IP:PORT", IPv6 in brackets. */
 void netaddr_format(char *buf, size_t size, const struct netaddr *a);
 /* HOST as it goes into a URI, IPv6 in brackets, with ":PORT" unless PORT

@@ -1123,6 +1123,7 @@ TEST(test_F_hop_and_trust)
 	h.a.cfg.n_proxies = 1;
 	CHECK(agent_trusts(&h.a, "127.0.0.7"));
 	CHECK(agent_trusts(&h.a, "::1"));
+	CHECK(agent_trusts(&h.a, "0:0::1")); /* the same address, another spelling */
 	CHECK(!agent_trusts(&h.a, "127.0.0.8"));
 	return 0;
 }
