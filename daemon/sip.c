@@ -820,8 +820,10 @@ static void incoming_invite(struct sip *s, nua_handle_t *nh, const sip_t *sip)
 	if (c) {
 		const url_t *ru = sip->sip_request->rq_url;
 		bool has_line = ru->url_params && url_param(ru->url_params, "line", line, sizeof line) > 0;
-		if (sip->sip_from)
-			url_e(from, sizeof from, sip->sip_from->a_url);
+		if (sip->sip_from) {
+			issize_t n = url_e(from, sizeof from, sip->sip_from->a_url);
+			from[n >= 0 && (size_t)n < sizeof from ? (size_t)n : sizeof from - 1] = '\0';
+		}
 		struct sip_incoming in = {
 			.ruri_user = ru->url_user ? ru->url_user : "",
 			.line_param = has_line ? line : NULL,
