@@ -64,6 +64,12 @@ n=$(tail -n +"$log0" "$FX_DIR/sipuad.log" | grep -c 'refused .* INVITE')
 fx_log "$n log lines about refused INVITEs"
 ((n <= 4)) || fail "$n log lines for 6000 refused INVITEs"
 
+# from the registrar's own address, an offer with no codec in common (and a
+# 300-character From) gets 488 before anything rings
+far_call bad uac_invite_bad_offer "$A:$(fx_free_port)" "$FX_LOCAL_IP:$PORT" -s 6001 || fail "bad offer"
+far_wait bad 10 || fail "a bad offer from a trusted address did not get 488: $(far_status bad)"
+assert_eq "$(jq -cR 'fromjson? | select(.kind == "call")' "$EV" | wc -l)" 0 "call events after a bad offer"
+
 # the line's registrar may ring it (sipp calls 6001 through Kamailio)
 far_call caller uac_call_in "$STRANGER" "$A:5060" -s 6001 -key caller 7777 -d 500 || fail "caller"
 wait_for 5 "la rings" sipuad_incoming la >/dev/null || fail "no incoming call through the registrar"
