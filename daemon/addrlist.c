@@ -176,6 +176,47 @@ void addrlist_adopt(struct addrlist *al, const char *addr)
 	}
 }
 
+static int best_prio(const struct dns_answer *ans)
+{
+	int best = -1;
+	for (int i = 0; i < ans->n; i++)
+		if (best < 0 || ans->prio[i] < best)
+			best = ans->prio[i];
+	return best;
+}
+
+int addrlist_prio(const struct addrlist *al, const struct netaddr *x)
+{
+	if (!al->have)
+		return -1;
+	for (int i = 0; i < al->ans.n; i++)
+		if (al->ans.v[i].port == x->port && strcmp(al->ans.v[i].ip, x->ip) == 0)
+			return al->ans.prio[i];
+	return -1;
+}
+
+bool addrlist_off_best(const struct addrlist *al)
+{
+	const struct netaddr *x = addrlist_current(al);
+	return x && al->ans.prio[al->idx] > best_prio(&al->ans);
+}
+
+bool addrlist_best(const struct addrlist *al, int k, struct netaddr *out)
+{
+	int best = al->have ? best_prio(&al->ans) : -1, n = 0;
+	if (best < 0)
+		return false;
+	for (int i = 0; i < al->ans.n; i++)
+		n += al->ans.prio[i] == best;
+	k = (k % n + n) % n;
+	for (int i = 0; i < al->ans.n; i++)
+		if (al->ans.prio[i] == best && k-- == 0) {
+			*out = al->ans.v[i];
+			return true;
+		}
+	return false;
+}
+
 const struct netaddr *addrlist_current(const struct addrlist *al)
 {
 	if (!al->have || al->idx < 0 || al->idx >= al->ans.n)

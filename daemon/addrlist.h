@@ -75,6 +75,15 @@ void addrlist_refreshed(struct addrlist *al, const struct dns_answer *ans);
  * probe): point the cursor at it. */
 void addrlist_adopt(struct addrlist *al, const char *addr);
 
+/* RULES I.3, ranking by SRV priority (0 for all of an answer without SRV):
+ * the priority of address X in the answer, -1 when X is not in it. */
+int addrlist_prio(const struct addrlist *al, const struct netaddr *x);
+/* The address in use is of a worse priority than the answer's best. */
+bool addrlist_off_best(const struct addrlist *al);
+/* The Kth (modulo their number) address of the answer's best priority,
+ * in answer order; false when the list has none. */
+bool addrlist_best(const struct addrlist *al, int k, struct netaddr *out);
+
 /* NULL when no address is in use. */
 const struct netaddr *addrlist_current(const struct addrlist *al);
 /* Addresses not yet tried in this walk. */

@@ -507,16 +507,35 @@ static void server_failed(struct agent *a, int64_t now, const char *reason, stru
 	wait_then_register(a, AG_FAILED, 0, now + w);
 }
 
+/* Whether the line has somewhere better to be: the primary, from any
+ * other server (C.3), or on the primary a target of its name's best SRV
+ * priority, from a worse one (I.3). A backup probes the primary only: that
+ * is the best place of all. */
+static bool failback_due(const struct agent *a)
+{
+	return a->cfg.failback && (a->server != 0 || addrlist_off_best(&a->al));
+}
+
 static void arm_failback(struct agent *a, int64_t now)
 {
-	if (a->server != 0 && a->cfg.failback && a->probe == APB_IDLE)
+	if (failback_due(a) && a->probe == APB_IDLE)
 		a->deadline[AT_FAILBACK] = now + backoff(a, a->cfg.failback_ms, 0);
 }
 
-static void arm_heartbeat(struct agent *a, int64_t now)
+/* A.7, jittered as RFC 5626 4.4.1 says (RULES I.4): the first heartbeat
+ * after the line registers (a new binding: start, failover, failback, a
+ * re-REGISTER after a miss) at U(0, 1)*interval, so a fleet that
+ * registered together (a power cut, a dead server) does not ping, miss
+ * and fail over together; each later one at U(0.8, 1)*interval, never
+ * later than the interval. A refresh is no new registration: the running
+ * heartbeat goes on (registered() arms only an unarmed one). */
+static void arm_heartbeat(struct agent *a, int64_t now, bool first)
 {
-	if (a->cfg.heartbeat_ms > 0)
-		a->deadline[AT_HEARTBEAT] = now + a->cfg.heartbeat_ms;
+	if (a->cfg.heartbeat_ms <= 0)
+		return;
+	uint32_t r = a->cfg.rand ? a->cfg.rand(a->cfg.rand_arg) : UINT32_MAX;
+	double lo = first ? 0.0 : 0.8, u = (double)r / (double)UINT32_MAX;
+	a->deadline[AT_HEARTBEAT] = now + (int64_t)((double)a->cfg.heartbeat_ms * (lo + (1.0 - lo) * u));
 }
 
 /* A 200 from server I: learn what it granted (A.5) and insisted on (A.4). */
@@ -549,7 +568,7 @@ static void registered(struct agent *a, const struct agent_event *ev, int64_t no
 	if (!was)
 		publish(a, out, AP_REGISTERED, -1, a->server, "granted %d s", ev->expires);
 	if (!a->deadline[AT_HEARTBEAT])
-		arm_heartbeat(a, now);
+		arm_heartbeat(a, now, true);
 	if (!a->deadline[AT_FAILBACK])
 		arm_failback(a, now);
 }
@@ -653,7 +672,9 @@ static void adopt_probe(struct agent *a, const struct agent_event *ev, int64_t n
 			struct agent_actions *out)
 {
 	int from = a->server;
-	act(a, out, AA_ADOPT_PROBE);
+	struct agent_action *x = act(a, out, AA_ADOPT_PROBE);
+	x->server = 0;
+	x->release_old = true;
 	publish(a, out, AP_FAILBACK, from, 0, "the primary answered the failback probe");
 	a->server = 0;
 	granted(a, 0, ev, now);
@@ -666,11 +687,12 @@ static void adopt_probe(struct agent *a, const struct agent_event *ev, int64_t n
 	a->probe_misses = 0;
 	a->deadline[AT_FAILBACK] = 0;
 	disarm_session(a);
-	arm_heartbeat(a, now);
+	arm_heartbeat(a, now, true);
 	arm_refresh(a, now, ev->expires);
 	cancel_refresh(a, out);
 	if (addrlist_begin(&a->al, &a->cfg.servers[0], now) == AL_USE) {
 		addrlist_adopt(&a->al, a->address);
+		arm_failback(a, now); /* I.3: through a worse SRV target of the primary */
 		return;
 	}
 	/* The primary's list is not known fresh: renew it in the background,
@@ -686,6 +708,43 @@ static void adopt_probe(struct agent *a, const struct agent_event *ev, int64_t n
 	a->refreshing = true;
 }
 
+/* RULES I.3: a target of the best SRV priority took the probe's REGISTER:
+ * the line stays on its server and moves there. The old binding is only
+ * forgotten, not un-REGISTERed: it has the probe's Contact (same server,
+ * ;srv=N), and where the targets share one location database (a cluster
+ * behind one name) an un-REGISTER of it under its old Call-ID would remove
+ * the binding the probe just made (RFC 3261 10.3 step 7). Separate
+ * registrars let it run out. */
+static void adopt_srv_probe(struct agent *a, const struct agent_event *ev, int64_t now,
+			    struct agent_actions *out)
+{
+	char from[NETADDR_STR_MAX], why[AGENT_REASON_MAX];
+	int was = addrlist_prio(&a->al, &a->cur), now_prio = addrlist_prio(&a->al, &a->probe_addr);
+	struct agent_action *x = act(a, out, AA_ADOPT_PROBE);
+	x->server = a->server;
+	x->release_old = false;
+	snprintf(from, sizeof from, "%s", a->address);
+	granted(a, a->server, ev, now);
+	a->cur = a->probe_addr;
+	a->addr_server = a->server;
+	netaddr_format(a->address, sizeof a->address, &a->cur);
+	snprintf(a->route, sizeof a->route, "%s", a->probe_route);
+	if (a->server == 0 && !a->cfg.n_proxies)
+		snprintf(a->primary_ok, sizeof a->primary_ok, "%s", a->address);
+	snprintf(why, sizeof why, "%.100s: a target of SRV priority %d answered the failback probe (was %d)",
+		 a->al.name, now_prio, was);
+	publish_text(a, out, AP_FAILBACK, from, a->address, why);
+	if (out->n > 0 && out->v[out->n - 1].kind == AA_PUBLISH)
+		out->v[out->n - 1].from_server = out->v[out->n - 1].to_server = a->server;
+	a->probe_misses = 0;
+	a->deadline[AT_FAILBACK] = 0;
+	disarm_session(a);
+	arm_heartbeat(a, now, true);
+	arm_refresh(a, now, ev->expires);
+	addrlist_adopt(&a->al, a->address);
+	addrlist_succeeded(&a->al);
+}
+
 static void probe_failed(struct agent *a, const struct agent_event *ev, int64_t now,
 			 struct agent_actions *out)
 {
@@ -695,10 +754,15 @@ static void probe_failed(struct agent *a, const struct agent_event *ev, int64_t 
 	act(a, out, AA_PROBE_DROP);
 	a->probe = APB_IDLE;
 	a->probe_misses++;
-	if (ev && ev->retry_after > 0 && ev->status == 503)
-		a->sv[0].hold_until = now + (int64_t)ev->retry_after * 1000;
+	int64_t hold = ev && ev->retry_after > 0 && ev->status == 503 ? now + (int64_t)ev->retry_after * 1000 : 0;
+	if (hold && !a->probe_srv)
+		a->sv[0].hold_until = hold;
 	if (a->state == AG_REGISTERED)
 		arm_failback(a, now);
+	/* I.3: one target's Retry-After holds off the next probe, not the
+	 * server the line is registered with */
+	if (hold && a->probe_srv && a->deadline[AT_FAILBACK] && a->deadline[AT_FAILBACK] < hold)
+		a->deadline[AT_FAILBACK] = hold;
 }
 
 static void on_probe(struct agent *a, const struct agent_event *ev, int64_t now, struct agent_actions *out)
@@ -707,22 +771,30 @@ static void on_probe(struct agent *a, const struct agent_event *ev, int64_t now,
 		return;
 	a->probe = APB_IDLE;
 	enum verdict v = verdict_register(ev->status, ev->local, a->probe_route[0] != '\0');
-	if (v == VERDICT_OK && a->state == AG_REGISTERED && a->server != 0) {
+	if (v == VERDICT_OK && a->state == AG_REGISTERED && !a->probe_srv && a->server != 0) {
 		adopt_probe(a, ev, now, out);
+		return;
+	}
+	/* I.3: only while the probed target still ranks above the one in use
+	 * (a walk or a new answer may have changed either meanwhile) */
+	int to = addrlist_prio(&a->al, &a->probe_addr);
+	if (v == VERDICT_OK && a->state == AG_REGISTERED && a->probe_srv && a->server == 0 && to >= 0 &&
+	    to < addrlist_prio(&a->al, &a->cur)) {
+		adopt_srv_probe(a, ev, now, out);
 		return;
 	}
 	a->probe = APB_SENT; /* probe_failed drops it */
 	probe_failed(a, v == VERDICT_OK ? NULL : ev, now, out);
 }
 
-static void send_probe(struct agent *a, struct agent_actions *out)
+static void send_probe(struct agent *a, int i, struct agent_actions *out)
 {
 	struct agent_action *x = act(a, out, AA_PROBE);
-	x->server = 0;
+	x->server = i;
 	x->addr = a->probe_addr;
 	snprintf(x->route, sizeof x->route, "%s", a->probe_route);
-	x->tp = a->cfg.servers[0].transport;
-	x->expires = expires_for(a, 0);
+	x->tp = a->cfg.servers[i].transport;
+	x->expires = expires_for(a, i);
 	a->probe = APB_SENT;
 }
 
@@ -754,7 +826,7 @@ static void probe_now(struct agent *a, int64_t now, struct agent_actions *out)
 	if (a->cfg.n_proxies) {
 		netaddr_host(a->probe_route, sizeof a->probe_route, sv->host, sv->port);
 		a->probe_addr = a->cur;
-		send_probe(a, out);
+		send_probe(a, 0, out);
 		return;
 	}
 	a->probe_route[0] = '\0';
@@ -762,11 +834,33 @@ static void probe_now(struct agent *a, int64_t now, struct agent_actions *out)
 	struct dns_answer lit;
 	if (literal_answer(&k, &lit)) {
 		probe_pick(a, &lit);
-		send_probe(a, out);
+		send_probe(a, 0, out);
 		return;
 	}
 	ask(a, out, AK_PROBE, &k, true);
 	a->probe = APB_LOOKUP;
+}
+
+/* RULES I.3: on the primary through a target of a worse SRV priority: an
+ * independent REGISTER (its own Call-ID, the same Contact) to a target of
+ * the best priority of the same answer, the next one of them after each
+ * failed probe. Through proxies the answer is the proxy's, and the Route
+ * stays the line's. */
+static void srv_probe_now(struct agent *a, struct agent_actions *out)
+{
+	if (!addrlist_best(&a->al, a->probe_misses, &a->probe_addr))
+		return;
+	snprintf(a->probe_route, sizeof a->probe_route, "%s", a->route);
+	send_probe(a, a->server, out);
+}
+
+static void failback_probe(struct agent *a, int64_t now, struct agent_actions *out)
+{
+	a->probe_srv = a->server == 0;
+	if (a->probe_srv)
+		srv_probe_now(a, out);
+	else
+		probe_now(a, now, out);
 }
 
 static void on_answer(struct agent *a, const struct agent_event *ev, int64_t now, struct agent_actions *out)
@@ -788,6 +882,9 @@ static void on_answer(struct agent *a, const struct agent_event *ev, int64_t now
 		addrlist_refreshed(&a->al, ans);
 		if (a->al.idx < 0 && a->address[0])
 			addrlist_adopt(&a->al, a->address);
+		/* I.3: the new answer may rank the target in use below another */
+		if (a->state == AG_REGISTERED && !a->deadline[AT_FAILBACK])
+			arm_failback(a, now);
 		return;
 	case AK_PROBE:
 		if (a->probe != APB_LOOKUP)
@@ -798,7 +895,7 @@ static void on_answer(struct agent *a, const struct agent_event *ev, int64_t now
 			return;
 		}
 		probe_pick(a, ans);
-		send_probe(a, out);
+		send_probe(a, 0, out);
 		return;
 	case AK_MAX:
 		return;
@@ -837,7 +934,7 @@ static void on_timer(struct agent *a, enum agent_timer t, int64_t now, struct ag
 	case AT_HEARTBEAT:
 		if (a->state != AG_REGISTERED)
 			return;
-		arm_heartbeat(a, now);
+		arm_heartbeat(a, now, false);
 		if (a->deadline[AT_HB_ANSWER])
 			return; /* the last one is still out */
 		act(a, out, AA_OPTIONS);
@@ -852,13 +949,13 @@ static void on_timer(struct agent *a, enum agent_timer t, int64_t now, struct ag
 		reverify(a, now, why, out);
 		return;
 	case AT_FAILBACK:
-		if (a->state != AG_REGISTERED || a->server == 0 || a->probe != APB_IDLE)
+		if (a->state != AG_REGISTERED || !failback_due(a) || a->probe != APB_IDLE)
 			return;
 		if (!a->idle) {
 			a->failback_pending = true; /* F.5: moves when the call ends */
 			return;
 		}
-		probe_now(a, now, out);
+		failback_probe(a, now, out);
 		return;
 	case AT_REFRESH: {
 		if (a->state != AG_REGISTERED || a->refresh_busy)
@@ -1062,10 +1159,10 @@ void agent_step(struct agent *a, const struct agent_event *ev, int64_t now, stru
 		break;
 	case AE_IDLE:
 		a->idle = ev->idle;
-		if (a->idle && a->failback_pending && a->state == AG_REGISTERED && a->server != 0 &&
-		    !a->halted) {
+		if (a->idle && a->failback_pending && a->state == AG_REGISTERED && failback_due(a) &&
+		    !a->halted && a->probe == APB_IDLE) {
 			a->failback_pending = false;
-			probe_now(a, now, out);
+			failback_probe(a, now, out);
 		}
 		break;
 	case AE_REQ_FAILED:

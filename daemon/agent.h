@@ -52,7 +52,8 @@ enum agent_timer {
 	AT_BUDGET,    /* retry_count transmissions of the request in flight are used up (C.5) */
 	AT_HEARTBEAT, /* next OPTIONS (A.7) */
 	AT_HB_ANSWER, /* an OPTIONS unanswered this long is a miss (A.7) */
-	AT_FAILBACK,  /* next failback probe to the primary (C.4) */
+	AT_FAILBACK,  /* next failback probe: to the primary (C.4), or to the best
+		       * SRV priority of the server in use (I.3) */
 	AT_DNS,       /* the next hop's answer runs out: look it up again (B.2) */
 	AT_REFRESH,   /* refresh the registration inside its granted expiry (A.5) */
 	AT_MAX
@@ -116,9 +117,13 @@ enum agent_act_kind {
 	AA_ABANDON,       /* drop the line's binding and its request in flight
 			   * (.release_old: un-REGISTER it on the way out) */
 	AA_OPTIONS,       /* heartbeat through the binding's address */
-	AA_PROBE,         /* independent REGISTER to the primary at .addr/.route (C.4) */
+	AA_PROBE,         /* independent REGISTER to .server at .addr/.route: the
+			   * primary (C.4), or a better SRV target of the server
+			   * in use (I.3) */
 	AA_PROBE_DROP,    /* drop the probe, its request and its lookup */
-	AA_ADOPT_PROBE,   /* the probe's binding becomes the line's; the old one is released */
+	AA_ADOPT_PROBE,   /* the probe's binding becomes the line's, on .server; the
+			   * old one is un-REGISTERed when .release_old, else
+			   * only forgotten (I.3: it has the same Contact) */
 	AA_PUBLISH,       /* an event for history and subscribers: .pub .from .to .reason */
 	AA_STOPPED,       /* AE_STOP is complete */
 	AA_MAX
@@ -140,12 +145,12 @@ struct agent_action {
 	struct dns_key key;              /* AA_LOOKUP, AA_INVALIDATE: use agent_action_key() */
 	char key_name[ADDRLIST_NAME_MAX];
 	bool fresh_ok;
-	int server;                      /* AA_REGISTER, AA_PROBE */
+	int server;                      /* AA_REGISTER, AA_PROBE, AA_ADOPT_PROBE */
 	struct netaddr addr;             /* AA_REGISTER, AA_PROBE */
 	char route[AGENT_ROUTE_MAX];     /* "" or "host[:port]" of the server behind a proxy */
 	enum conf_transport tp;
 	int expires;
-	bool release_old;                /* AA_ABANDON */
+	bool release_old;                /* AA_ABANDON, AA_ADOPT_PROBE */
 	enum agent_pub pub;              /* AA_PUBLISH */
 	int from_server, to_server;      /* AA_PUBLISH: the servers named, -1 none */
 	char from[AGENT_DESC_MAX], to[AGENT_DESC_MAX];
@@ -225,7 +230,9 @@ struct agent {
 	char address[NETADDR_STR_MAX];   /* cur as text, "" none */
 	int addr_server;                 /* the server cur leads to */
 	enum dns_status dns_status;      /* of the last lookup: an event on a change only */
-	/* the failback probe's addressing (C.4, B) */
+	/* the failback probe's addressing (C.4, B, I.3) */
+	bool probe_srv;                  /* the probe is I.3's (a better SRV target of
+					  * the server in use), not C.4's */
 	struct netaddr probe_addr;
 	char probe_route[AGENT_ROUTE_MAX];
 	char primary_ok[NETADDR_STR_MAX];/* the primary's address that last took a REGISTER */

@@ -28,6 +28,11 @@ struct dns_answer {
 	bool stale;                  /* the addresses are the last good answer, not a fresh one */
 	int n;
 	struct netaddr v[DNS_ADDRS_MAX];
+	/* The SRV priority of v[i]'s target (RFC 2782: lower is preferred),
+	 * which RULES I.3 fails back to. 0 for every address of an answer not
+	 * made from SRV records (a name with a port, A/AAAA on the default
+	 * port, a literal, a stored last good answer): nothing to rank. */
+	uint16_t prio[DNS_ADDRS_MAX];
 	int64_t expires;             /* ms (monotonic) when it should be looked up again */
 	char error[DNS_ERROR_MAX];   /* status != DNS_OK: the operator's words, e.g. "NXDOMAIN" */
 };

@@ -301,13 +301,17 @@ static void execute(struct line *l, const struct agent_action *x)
 		return;
 	case AA_ADOPT_PROBE: {
 		/* RULES C.4: registered on the primary through the probe's own
-		 * dialog; the backup registration is released. */
+		 * dialog; the backup registration is released. I.3: the same
+		 * server through a better SRV target; the old binding has the
+		 * probe's Contact, so it is only let go (see adopt_srv_probe). */
 		struct sip_reg *was = l->main;
 		l->main = l->probe;
-		l->main_server = 0;
+		l->main_server = x->server;
 		l->probe = NULL;
-		if (was)
+		if (was && x->release_old)
 			release(l, was);
+		else
+			sip_reg_free(was);
 		return;
 	}
 	case AA_PUBLISH:

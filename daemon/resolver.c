@@ -499,8 +499,11 @@ static void finish(struct lookup *lk)
 			bool dup = false;
 			for (int k = 0; k < a.n && !dup; k++)
 				dup = a.v[k].port == x->port && !strcmp(a.v[k].ip, x->ip);
-			if (!dup)
+			if (!dup) {
+				/* targets are in priority order: a duplicate keeps the best */
+				a.prio[a.n] = (uint16_t)t->prio;
 				a.v[a.n++] = *x;
+			}
 		}
 	}
 	char text[DNS_ADDRS_MAX * 56], set[DNS_ADDRS_MAX * 56], type[32];

@@ -410,3 +410,42 @@ TEST(test_addrlist_refresh_does_not_restart_the_walk)
 	CHECK_INT(addrlist_failed(&al), AL_FAILED);
 	return 0;
 }
+
+/* RULES I.3: the ranking the SRV failback reads from an answer. */
+TEST(test_addrlist_I3_srv_priority_ranking)
+{
+	struct addrlist al;
+	addrlist_init(&al, NULL, 0);
+	struct conf_server sv = server("sip.example", 0);
+	addrlist_begin(&al, &sv, 0);
+	const char *ip[] = { "192.0.2.1", "192.0.2.2", "192.0.2.3" };
+	struct dns_answer a = answer(3, ip, 5060, 5000);
+	a.prio[0] = 10;
+	a.prio[1] = 20;
+	a.prio[2] = 10; /* a weighted order may put a best one after a worse */
+	addrlist_resolved(&al, &a);
+	struct netaddr x;
+	CHECK(!addrlist_off_best(&al));
+	CHECK(addrlist_best(&al, 0, &x) && !strcmp(x.ip, "192.0.2.1"));
+	CHECK(addrlist_best(&al, 1, &x) && !strcmp(x.ip, "192.0.2.3"));
+	CHECK(addrlist_best(&al, 2, &x) && !strcmp(x.ip, "192.0.2.1")); /* in rotation */
+	CHECK_INT(addrlist_prio(&al, &a.v[1]), 20);
+	struct netaddr other = { .ip = "198.51.100.1", .port = 5060 };
+	CHECK_INT(addrlist_prio(&al, &other), -1);
+	addrlist_failed(&al);
+	CHECK_STR(cur(&al), "192.0.2.2:5060");
+	CHECK(addrlist_off_best(&al));
+	addrlist_failed(&al);
+	CHECK(!addrlist_off_best(&al));
+	/* no priorities (A records): nothing ranks below anything */
+	const char *ip2[] = { "192.0.2.4", "192.0.2.5" };
+	struct dns_answer b = answer(2, ip2, 5060, 10000);
+	addrlist_resolved(&al, &b);
+	addrlist_failed(&al);
+	CHECK(!addrlist_off_best(&al));
+	/* nothing known */
+	addrlist_init(&al, NULL, 0);
+	CHECK(!addrlist_best(&al, 0, &x));
+	CHECK(!addrlist_off_best(&al));
+	return 0;
+}

@@ -1,6 +1,7 @@
-/* test_agent.c - every rule of RULES A-C (and B's walk under the agent) on
- * the pure agent, on a fake clock, with a fake resolver that answers each
- * lookup of "sI.example" with h->n_addrs addresses 192.0.2.(10*I+1...). */
+/* test_agent.c - every rule of RULES A-C (and B's walk under the agent, I.3,
+ * I.4) on the pure agent, on a fake clock, with a fake resolver that answers
+ * each lookup of "sI.example" with h->n_addrs addresses 192.0.2.(10*I+1...),
+ * of SRV priorities h->prio[]. */
 #include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -21,6 +22,7 @@ struct h {
 	struct conf_server sv[4];
 	char names[4][32];
 	int n_addrs;     /* addresses each name resolves to (0 = 1) */
+	uint16_t prio[8];/* their SRV priorities (all 0: not from SRV) */
 	bool manual_dns; /* the test answers AA_LOOKUP itself */
 	int lookups;     /* answered by the fake resolver */
 };
@@ -77,6 +79,7 @@ static struct dns_answer fake_answer(const struct h *h, const struct dns_key *k)
 	for (int j = 0; j < n; j++) {
 		snprintf(ans.v[j].ip, sizeof ans.v[j].ip, "192.0.2.%d", 10 * i + j + 1);
 		ans.v[j].port = k->port ? k->port : 5060;
+		ans.prio[j] = h->prio[j];
 	}
 	ans.n = n;
 	ans.expires = h->now + 60000;
@@ -1125,5 +1128,285 @@ TEST(test_F_hop_and_trust)
 	CHECK(agent_trusts(&h.a, "::1"));
 	CHECK(agent_trusts(&h.a, "0:0::1")); /* the same address, another spelling */
 	CHECK(!agent_trusts(&h.a, "127.0.0.8"));
+	return 0;
+}
+
+/* ---- RULES I.4: decorrelated heartbeats ---- */
+
+/* The first heartbeat after a registration at U(0, 1)*interval, each later
+ * one at U(0.8, 1)*interval (heartbeat 30 s). */
+TEST(test_I4_heartbeat_first_uniform_then_80_to_100_percent)
+{
+	const uint32_t rs[] = { 0, UINT32_MAX / 2, UINT32_MAX };
+	const int64_t first[] = { 0, 15000, 30000 }, later[] = { 24000, 27000, 30000 };
+	for (int i = 0; i < 3; i++) {
+		struct h h;
+		setup(&h, 2);
+		h.r = rs[i];
+		ev(&h, AE_START, 0, 0);
+		ev(&h, AE_REG, VERDICT_OK, 200);
+		int64_t d = h.a.deadline[AT_HEARTBEAT] - h.now;
+		CHECK(d >= first[i] - 1 && d <= first[i]);
+		CHECK(h.a.deadline[AT_HEARTBEAT] >= h.now); /* armed even at 0 */
+		for (int k = 0; k < 3; k++) {
+			CHECK(fire(&h, AT_HEARTBEAT) == 0);
+			CHECK(find(&h, AA_OPTIONS));
+			ev(&h, AE_OPTIONS, VERDICT_OK, 200);
+			d = h.a.deadline[AT_HEARTBEAT] - h.now;
+			CHECK(d >= later[i] - 1 && d <= later[i]);
+		}
+	}
+	return 0;
+}
+
+/* A refresh is no new registration: the running heartbeat keeps its
+ * deadline, so refreshes (at half the grant) can never hold a heartbeat
+ * off by drawing a fresh U(0, 1) each time. */
+TEST(test_I4_refresh_keeps_the_running_heartbeat)
+{
+	struct h h;
+	setup(&h, 2);
+	ev(&h, AE_START, 0, 0);
+	ev(&h, AE_REG, VERDICT_OK, 200);          /* first heartbeat at 30 s (r at the top) */
+	int64_t hb = h.a.deadline[AT_HEARTBEAT];
+	h.r = 0;                                  /* a redraw would say "at once" */
+	h.a.deadline[AT_REFRESH] = h.now + 10000;
+	CHECK(fire(&h, AT_REFRESH) == 0);
+	CHECK(registered_to(&h, 0));
+	ev(&h, AE_REG, VERDICT_OK, 200);
+	CHECK_INT(h.a.state, AG_REGISTERED);
+	CHECK_INT(h.a.deadline[AT_HEARTBEAT], hb);
+	/* nua's own refresh answer likewise */
+	h.now += 5000;
+	ev(&h, AE_REG, VERDICT_OK, 200);
+	CHECK_INT(h.a.deadline[AT_HEARTBEAT], hb);
+	return 0;
+}
+
+/* A new registration (failover, re-REGISTER after a miss, failback) draws
+ * a new first heartbeat. */
+TEST(test_I4_a_new_registration_draws_a_new_first_heartbeat)
+{
+	struct h h;
+	up_on_primary(&h, 2);
+	h.r = UINT32_MAX / 4;
+	ev(&h, AE_REG, VERDICT_TIMEOUT, 408);     /* failover to the backup */
+	ev(&h, AE_REG, VERDICT_OK, 200);
+	CHECK_INT(h.a.server, 1);
+	int64_t d = h.a.deadline[AT_HEARTBEAT] - h.now;
+	CHECK(d >= 7499 && d <= 7500);
+	CHECK(fire(&h, AT_HEARTBEAT) == 0);       /* a miss: re-REGISTER */
+	CHECK(fire(&h, AT_HB_ANSWER) == 0);
+	h.r = UINT32_MAX / 2;
+	ev(&h, AE_REG, VERDICT_OK, 200);
+	d = h.a.deadline[AT_HEARTBEAT] - h.now;
+	CHECK(d >= 14999 && d <= 15000);
+	CHECK(fire(&h, AT_FAILBACK) == 0);        /* the primary answers the probe */
+	h.r = 0;
+	ev(&h, AE_PROBE, VERDICT_OK, 200);
+	CHECK(find(&h, AA_ADOPT_PROBE));
+	CHECK_INT(h.a.deadline[AT_HEARTBEAT], h.now);
+	return 0;
+}
+
+/* ---- RULES I.3: SRV priority as failback ---- */
+
+/* The only server is a name without a port, SRV priorities 10, 10, 20:
+ * the first two fail, the line walks to the priority-20 target. */
+static void up_on_worse_srv(struct h *h)
+{
+	setup(h, 1);
+	h->sv[0].port = 0;
+	h->n_addrs = 3;
+	h->prio[0] = h->prio[1] = 10;
+	h->prio[2] = 20;
+	ev(h, AE_START, 0, 0);
+	ev(h, AE_REG, VERDICT_UNREACHABLE, 503);
+	ev(h, AE_REG, VERDICT_UNREACHABLE, 503);
+	ev(h, AE_REG, VERDICT_OK, 200);
+}
+
+TEST(test_I3_worse_srv_priority_probes_the_best_and_fails_back)
+{
+	struct h h;
+	up_on_worse_srv(&h);
+	CHECK_INT(h.a.state, AG_REGISTERED);
+	CHECK_STR(h.a.address, "192.0.2.3:5060");
+	CHECK_INT(h.a.deadline[AT_FAILBACK] - h.now, 1800000);
+	CHECK(fire(&h, AT_FAILBACK) == 0);
+	const struct agent_action *x = find(&h, AA_PROBE);
+	char s[NETADDR_STR_MAX];
+	CHECK(x && x->server == 0 && x->route[0] == '\0');
+	netaddr_format(s, sizeof s, &x->addr);
+	CHECK_STR(s, "192.0.2.1:5060");           /* the first of the best priority */
+	ev(&h, AE_PROBE, VERDICT_TIMEOUT, 408);   /* still down: stay, probe again later */
+	CHECK(find(&h, AA_PROBE_DROP));
+	CHECK_STR(h.a.address, "192.0.2.3:5060");
+	CHECK_INT(h.a.deadline[AT_FAILBACK] - h.now, 1800000);
+	CHECK(fire(&h, AT_FAILBACK) == 0);
+	x = find(&h, AA_PROBE);
+	CHECK(x);
+	netaddr_format(s, sizeof s, &x->addr);
+	CHECK_STR(s, "192.0.2.2:5060");           /* the next of the best priority */
+	ev(&h, AE_PROBE, VERDICT_OK, 200);
+	x = find(&h, AA_ADOPT_PROBE);
+	CHECK(x && x->server == 0 && !x->release_old); /* same Contact: not un-REGISTERed */
+	const struct agent_action *p = find_pub(&h, AP_FAILBACK);
+	CHECK(p && !strcmp(p->from, "192.0.2.3:5060") && !strcmp(p->to, "192.0.2.2:5060"));
+	CHECK(p->from_server == 0 && p->to_server == 0);
+	CHECK(strstr(p->reason, "SRV priority 10") && strstr(p->reason, "(was 20)"));
+	CHECK(strstr(h.out.log, "failback 192.0.2.3:5060 -> 192.0.2.2:5060"));
+	CHECK_STR(h.a.address, "192.0.2.2:5060");
+	CHECK_INT(h.a.al.idx, 1);
+	CHECK_INT(h.a.server, 0);
+	CHECK_INT(h.a.state, AG_REGISTERED);
+	CHECK_INT(h.a.failovers, 0);
+	CHECK_INT(h.a.deadline[AT_FAILBACK], 0);  /* on the best priority: no more probes */
+	CHECK(h.a.deadline[AT_HEARTBEAT] > 0 && h.a.deadline[AT_REFRESH] > h.now);
+	/* its requests go to the new target; a refresh 200 arms nothing */
+	h.a.deadline[AT_REFRESH] = h.now + 1000;
+	CHECK(fire(&h, AT_REFRESH) == 0);
+	CHECK_STR(register_address(&h), "192.0.2.2:5060");
+	ev(&h, AE_REG, VERDICT_OK, 200);
+	CHECK_INT(h.a.deadline[AT_FAILBACK], 0);
+	return 0;
+}
+
+TEST(test_I3_no_srv_failback_within_a_priority_without_srv_or_when_disabled)
+{
+	struct h h;
+	/* equal priorities: the walk's second address is as good as the first */
+	setup(&h, 1);
+	h.sv[0].port = 0;
+	h.n_addrs = 2;
+	h.prio[0] = h.prio[1] = 10;
+	ev(&h, AE_START, 0, 0);
+	ev(&h, AE_REG, VERDICT_UNREACHABLE, 503);
+	ev(&h, AE_REG, VERDICT_OK, 200);
+	CHECK_STR(h.a.address, "192.0.2.2:5060");
+	CHECK_INT(h.a.deadline[AT_FAILBACK], 0);
+	/* A records (no priorities) */
+	setup(&h, 1);
+	h.n_addrs = 2;
+	ev(&h, AE_START, 0, 0);
+	ev(&h, AE_REG, VERDICT_UNREACHABLE, 503);
+	ev(&h, AE_REG, VERDICT_OK, 200);
+	CHECK_STR(h.a.address, "192.0.2.2:5060");
+	CHECK_INT(h.a.deadline[AT_FAILBACK], 0);
+	/* failback.enabled = false */
+	setup(&h, 1);
+	h.a.cfg.failback = false;
+	h.n_addrs = 2;
+	h.prio[0] = 10;
+	h.prio[1] = 20;
+	ev(&h, AE_START, 0, 0);
+	ev(&h, AE_REG, VERDICT_UNREACHABLE, 503);
+	ev(&h, AE_REG, VERDICT_OK, 200);
+	CHECK_STR(h.a.address, "192.0.2.2:5060");
+	CHECK_INT(h.a.deadline[AT_FAILBACK], 0);
+	return 0;
+}
+
+TEST(test_I3_srv_failback_waits_for_the_call)
+{
+	struct h h;
+	up_on_worse_srv(&h);
+	struct agent_event busy = { .kind = AE_IDLE, .idle = false };
+	step(&h, &busy);
+	CHECK(fire(&h, AT_FAILBACK) == 0);
+	CHECK(!find(&h, AA_PROBE));
+	CHECK(h.a.failback_pending);
+	struct agent_event idle = { .kind = AE_IDLE, .idle = true };
+	step(&h, &idle);
+	const struct agent_action *x = find(&h, AA_PROBE);
+	CHECK(x && x->server == 0);
+	return 0;
+}
+
+/* A probe's 200 is taken only while its target still ranks above the one
+ * in use: a line that meanwhile walked back to the best priority keeps its
+ * own binding. */
+TEST(test_I3_probe_answer_after_the_line_moved_is_not_adopted)
+{
+	struct h h;
+	up_on_worse_srv(&h);
+	CHECK(fire(&h, AT_FAILBACK) == 0);
+	CHECK(find(&h, AA_PROBE));
+	ev(&h, AE_REG, VERDICT_TIMEOUT, 408);     /* the refresh through .3 fails: */
+	CHECK_STR(register_address(&h), "192.0.2.1:5060"); /* the walk wraps to .1 */
+	ev(&h, AE_REG, VERDICT_OK, 200);
+	CHECK_STR(h.a.address, "192.0.2.1:5060");
+	ev(&h, AE_PROBE, VERDICT_OK, 200);
+	CHECK(!find(&h, AA_ADOPT_PROBE));
+	CHECK(find(&h, AA_PROBE_DROP));
+	CHECK(!find_pub(&h, AP_FAILBACK));
+	CHECK_STR(h.a.address, "192.0.2.1:5060");
+	CHECK_INT(h.a.deadline[AT_FAILBACK], 0);
+	return 0;
+}
+
+/* A 503 Retry-After from the probed target holds off the next probe, not
+ * the server the line is registered with. */
+TEST(test_I3_probe_retry_after_holds_off_probes_not_the_server)
+{
+	struct h h;
+	up_on_worse_srv(&h);
+	h.a.cfg.failback_ms = 10000;
+	h.a.deadline[AT_FAILBACK] = h.now + 10000;
+	CHECK(fire(&h, AT_FAILBACK) == 0);
+	outcome(&h, AE_PROBE, VERDICT_5XX, 503, 120);
+	CHECK_INT(h.a.sv[0].hold_until, 0);
+	CHECK_INT(h.a.deadline[AT_FAILBACK] - h.now, 120000);
+	return 0;
+}
+
+/* A DNS refresh that ranks the target in use below another arms the
+ * failback; a line on a backup probes the primary, not its own SRV. */
+TEST(test_I3_new_ranking_arms_failback_and_backups_probe_the_primary)
+{
+	struct h h;
+	setup(&h, 1);
+	h.sv[0].port = 0;
+	h.n_addrs = 2;
+	ev(&h, AE_START, 0, 0);
+	ev(&h, AE_REG, VERDICT_OK, 200);          /* .1, no priorities yet */
+	CHECK_INT(h.a.deadline[AT_FAILBACK], 0);
+	h.manual_dns = true;
+	h.a.deadline[AT_HEARTBEAT] = 0;
+	CHECK(fire(&h, AT_DNS) == 0);
+	const struct agent_action *x = find(&h, AA_LOOKUP);
+	CHECK(x && x->lookup == AK_REFRESH);
+	h.prio[0] = 20;
+	h.prio[1] = 10;
+	struct dns_answer ans = fake_answer(&h, &(struct dns_key){ .name = x->key_name });
+	struct agent_event r = { .kind = AE_ANSWER, .lookup = AK_REFRESH, .answer = &ans };
+	agent_step(&h.a, &r, h.now, &h.out);
+	CHECK_STR(h.a.address, "192.0.2.1:5060"); /* affinity: no move now */
+	CHECK_INT(h.a.deadline[AT_FAILBACK] - h.now, 1800000);
+	CHECK(fire(&h, AT_FAILBACK) == 0);
+	x = find(&h, AA_PROBE);
+	CHECK(x);
+	char s[NETADDR_STR_MAX];
+	netaddr_format(s, sizeof s, &x->addr);
+	CHECK_STR(s, "192.0.2.2:5060");
+	/* on a backup, through its worse target: the probe is C.4's */
+	setup(&h, 2);
+	h.n_addrs = 2;
+	h.prio[0] = 10;
+	h.prio[1] = 20;
+	ev(&h, AE_START, 0, 0);
+	ev(&h, AE_REG, VERDICT_UNREACHABLE, 503);
+	ev(&h, AE_REG, VERDICT_UNREACHABLE, 503);
+	CHECK(registered_to(&h, 1));
+	ev(&h, AE_REG, VERDICT_UNREACHABLE, 503);
+	CHECK_STR(register_address(&h), "192.0.2.12:5060");
+	ev(&h, AE_REG, VERDICT_OK, 200);
+	CHECK(fire(&h, AT_FAILBACK) == 0);
+	x = find(&h, AA_PROBE);
+	CHECK(x && x->server == 0);
+	ev(&h, AE_PROBE, VERDICT_OK, 200);
+	x = find(&h, AA_ADOPT_PROBE);
+	CHECK(x && x->server == 0 && x->release_old);
+	CHECK_INT(h.a.server, 0);
 	return 0;
 }
