@@ -627,6 +627,7 @@ struct sip_call {
 	bool incoming;
 	bool ended;              /* SCE_ENDED reported */
 	bool bye_out;            /* our BYE is in flight on nh */
+	bool inviting;           /* our INVITE has had no answer at all yet */
 	/* the dialog, for a BYE outside it: From and To as we send them */
 	char *call_id, *local, *remote, *target;
 	uint32_t cseq;
@@ -694,6 +695,16 @@ static void end_call_handle(struct sip_call *c, nua_handle_t **nh)
 	if (!*nh)
 		return;
 	nua_handle_bind(*nh, NULL);
+	if (*nh == c->nh && c->inviting) {
+		/* SPEC I.2: the INVITE has been given up on. nua would
+		 * CANCEL it, but a CANCEL waits for a provisional answer (RFC
+		 * 3261 9.1) and nta goes on retransmitting the INVITE until
+		 * Timer B meanwhile (64*T1). NTATAG_CANCEL_408 ends the client
+		 * transaction here with a local 487 instead: no more copies,
+		 * no CANCEL. */
+		nua_cancel(*nh, NTATAG_CANCEL_408(1), TAG_END());
+		c->inviting = false;
+	}
 	nua_handle_destroy(*nh);
 	*nh = NULL;
 	loop_kick(c->sip->loop);
@@ -707,14 +718,18 @@ static void call_event(struct sip_call *c, nua_t *nua, nua_event_t event, int st
 	case nua_r_invite:
 		if (!c->nh)
 			return;
+		if (status > 0)
+			c->inviting = false; /* answered: a CANCEL can follow */
 		if (status < 200) {
 			if (status > 0)
 				call_report(c, SCE_PROGRESS, status, phrase, sip, false);
 			return;
 		}
 		if (sip && !nta_sip_is_internal(sip) && (status == 401 || status == 407) &&
-		    authenticate(c->sip, c->nh, &c->cred, status, sip) == 0)
+		    authenticate(c->sip, c->nh, &c->cred, status, sip) == 0) {
+			c->inviting = true; /* the INVITE again, with credentials */
 			return;
+		}
 		c->cred.challenges = 0;
 		if (status < 300)
 			keep_dialog(c, sip, true);
@@ -879,6 +894,7 @@ struct sip_call *sip_call_invite(struct sip *s, const struct sip_account *a, con
 			TAG_IF(rt[0], NUTAG_INITIAL_ROUTE_STR(rt)), TAG_END());
 	nua_invite(c->nh, NUTAG_URL(target), NUTAG_PROXY(proxy),
 		   SIPTAG_CONTENT_TYPE_STR("application/sdp"), SIPTAG_PAYLOAD_STR(sdp), TAG_END());
+	c->inviting = true;
 	loop_kick(s->loop);
 	free(from);
 	return c;
