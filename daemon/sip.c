@@ -1,6 +1,10 @@
 /* sip.c - the only file that speaks nua: the stack, pinned handles, outcome classification. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +41,14 @@
 struct sip {
 	nua_t *nua;
 	struct loop *loop;
+	/* SPEC I.2 (DESIGN "SIP adapter"): our UDP sent-by ("HOST:PORT", from
+	 * nua's Contact; "" until known), where it is as a socket address,
+	 * and the socket that ends abandoned transactions there. */
+	char sent_by[NETADDR_STR_MAX];
+	struct sockaddr_storage self;
+	socklen_t self_len;
+	int end_fd;
+	int t1_ms;
 	void (*done)(void *arg);
 	void *done_arg;
 	sip_incoming_cb *incoming;
@@ -47,6 +59,22 @@ struct sip {
 enum sip_kind { SK_REG = 0x5245, SK_CALL = 0x43414c };
 struct sip_magic {
 	enum sip_kind kind;
+};
+
+/* A UDP request we can end (SPEC I.2): nta retransmits a non-INVITE
+ * request whose handle nua let go until Timer F (64*T1), and has no call
+ * to stop it. What it does stop at is a final response, so sipuad hands
+ * nta one: a datagram to our own SIP socket matching the request (Via
+ * branch, From tag, Call-ID, CSeq). The request carries a Via we wrote
+ * (NTATAG_USER_VIA), so we know its branch. */
+struct sip_xmit {
+	bool armed;                   /* a request is out with these */
+	char branch[48];
+	char tag[33];                 /* our From tag */
+	char call_id[128];
+	uint32_t cseq;
+	const char *method;
+	int64_t sent_ms;              /* when it went out (monotonic) */
 };
 
 /* Credentials of a line and the challenges answered for the request in
@@ -68,7 +96,10 @@ struct sip_reg {
 	struct sip *sip;
 	nua_handle_t *nh;       /* the REGISTER or un-REGISTER in flight, or NULL */
 	enum sip_op nh_op;      /* ... which of the two */
+	struct sip_xmit nh_x;
 	nua_handle_t *ping;     /* the OPTIONS in flight, or NULL */
+	struct sip_xmit ping_x;
+	int64_t ping_sent_ms;
 	sip_outcome_cb *cb;
 	void *ctx;
 	char *line_id, *user, *domain;
@@ -136,7 +167,8 @@ static int granted_expires(const struct sip_reg *r, const sip_t *sip)
  * challenge to fresh credentials (not marked stale) means they are wrong;
  * answering it again would loop, so that is reported as an authentication
  * failure. */
-static int authenticate(struct sip *s, nua_handle_t *nh, struct sip_cred *cr, int status, const sip_t *sip)
+static int authenticate(struct sip *s, nua_handle_t *nh, struct sip_cred *cr, int status, const sip_t *sip,
+			const char *via)
 {
 	const msg_auth_t *au = status == 401 ? sip->sip_www_authenticate
 					     : sip->sip_proxy_authenticate;
@@ -155,7 +187,10 @@ static int authenticate(struct sip *s, nua_handle_t *nh, struct sip_cred *cr, in
 	/* realm keeps its quotes: "scheme:\"realm\":user:password" */
 	snprintf(cred, len, "%s:%s:%s:%s", au->au_scheme, realm, cr->auth_user, cr->password);
 	cr->challenges++;
-	nua_authenticate(nh, NUTAG_AUTH(cred), TAG_END());
+	/* VIA: the request goes again as a new transaction: its Via (ours)
+	 * is replaced, a new branch */
+	nua_authenticate(nh, NUTAG_AUTH(cred), TAG_IF(via && *via, SIPTAG_VIA(SIP_NONE)),
+			 TAG_IF(via && *via, SIPTAG_VIA_STR(via)), TAG_END());
 	explicit_bzero(cred, len);
 	free(cred);
 	loop_kick(s->loop);
@@ -179,6 +214,98 @@ static void cred_free(struct sip_cred *cr)
 }
 
 static int send_register(struct sip_reg *r, enum sip_op op);
+static void random_id(char *buf);
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* VIA (SIP_VIA_MAX bytes) for the next request of X: a Via of ours with a
+ * new branch, so the request can be ended (xmit_end); "" (nta's own Via,
+ * no way to end it) unless it goes over UDP and our address is known.
+ * CALL_ID, CSEQ and METHOD are what it goes out with; X's tag is the From
+ * tag its handle was made with. */
+#define SIP_VIA_MAX (NETADDR_STR_MAX + 96)
+static void xmit_arm(struct sip *s, struct sip_xmit *x, enum conf_transport tp, const char *call_id,
+		     uint32_t cseq, const char *method, char *via)
+{
+	char id[33];
+	via[0] = '\0';
+	x->armed = tp == CONF_TP_UDP && s->sent_by[0] && x->tag[0];
+	if (!x->armed)
+		return;
+	random_id(id);
+	/* RFC 3261 8.1.1.7: the magic cookie, then unique per transaction */
+	snprintf(x->branch, sizeof x->branch, "z9hG4bK%s", id);
+	snprintf(x->call_id, sizeof x->call_id, "%s", call_id);
+	x->cseq = cseq;
+	x->method = method;
+	x->sent_ms = mono_ms();
+	snprintf(via, SIP_VIA_MAX, "SIP/2.0/UDP %s;rport;branch=%s", s->sent_by, x->branch);
+}
+
+/* The request X stands for is given up on: a final response to it, sent
+ * to our own socket, ends its client transaction in nta (no more copies).
+ * The response never reaches us: its handle is gone or going. */
+static void xmit_end(struct sip *s, struct sip_xmit *x)
+{
+	char buf[1024];
+	if (!x->armed)
+		return;
+	x->armed = false;
+	int n = snprintf(buf, sizeof buf,
+			 "SIP/2.0 408 Request Timeout\r\n"
+			 "Via: SIP/2.0/UDP %s;branch=%s\r\n"
+			 "From: <sip:sipuad.invalid>;tag=%s\r\n"
+			 "To: <sip:sipuad.invalid>\r\n"
+			 "Call-ID: %s\r\n"
+			 "CSeq: %lu %s\r\n"
+			 "Content-Length: 0\r\n\r\n",
+			 s->sent_by, x->branch, x->tag, x->call_id, (unsigned long)x->cseq, x->method);
+	if (n <= 0 || (size_t)n >= sizeof buf || s->end_fd < 0)
+		return;
+	if (sendto(s->end_fd, buf, (size_t)n, 0, (const struct sockaddr *)&s->self, s->self_len) < 0)
+		log_debug("sip: cannot end %s %s: %s", x->method, x->call_id, strerror(errno));
+}
+
+/* Our UDP sent-by, from the Contact nua reports (answer to sip_init's
+ * nua_get_params), and a socket to reach it. */
+static void learn_sent_by(struct sip *s, tagi_t tags[])
+{
+	const sip_contact_t *m = NULL;
+	tl_gets(tags, NTATAG_CONTACT_REF(m), TAG_END());
+	if (!m || !m->m_url->url_host || s->sent_by[0])
+		return;
+	const char *host = m->m_url->url_host, *port = m->m_url->url_port;
+	char ip[NETADDR_IP_MAX];
+	snprintf(ip, sizeof ip, "%.*s", (int)strcspn(host + (*host == '['), "]"), host + (*host == '['));
+	int pn = port && *port ? atoi(port) : 5060;
+	memset(&s->self, 0, sizeof s->self);
+	struct sockaddr_in *v4 = (struct sockaddr_in *)&s->self;
+	struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&s->self;
+	if (inet_pton(AF_INET, ip, &v4->sin_addr) == 1) {
+		v4->sin_family = AF_INET;
+		v4->sin_port = htons((uint16_t)pn);
+		s->self_len = sizeof *v4;
+	} else if (inet_pton(AF_INET6, ip, &v6->sin6_addr) == 1) {
+		v6->sin6_family = AF_INET6;
+		v6->sin6_port = htons((uint16_t)pn);
+		s->self_len = sizeof *v6;
+	} else {
+		log_warn("sip: our address %s is not numeric: requests given up on are retransmitted until 64*T1", host);
+		return;
+	}
+	s->end_fd = socket(s->self.ss_family, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (s->end_fd < 0) {
+		log_warn("sip: socket: %s: requests given up on are retransmitted until 64*T1", strerror(errno));
+		return;
+	}
+	netaddr_host(s->sent_by, sizeof s->sent_by, ip, pn);
+	log_debug("sip: our UDP sent-by is %s", s->sent_by);
+}
 
 /* Let go of handle NH (NULL: nothing): nua's state for its request goes
  * with it (callers report the request's outcome first: its response and
@@ -200,7 +327,12 @@ static void reg_response(struct sip_reg *r, int status, const char *phrase, cons
 	if (sip && sip->sip_cseq && sip->sip_cseq->cs_seq > r->cseq)
 		r->cseq = sip->sip_cseq->cs_seq; /* nua counted up for a challenge */
 	if (!local && (status == 401 || status == 407)) {
-		if (authenticate(r->sip, r->nh, &r->cred, status, sip) == 0)
+		/* nua sends it again with credentials, one CSeq up: a new
+		 * transaction, a new branch */
+		char via[SIP_VIA_MAX];
+		xmit_arm(r->sip, &r->nh_x, r->tp, r->call_id,
+			 sip->sip_cseq ? sip->sip_cseq->cs_seq + 1 : r->cseq + 1, "REGISTER", via);
+		if (authenticate(r->sip, r->nh, &r->cred, status, sip, via) == 0)
 			return;
 		log_debug("%s: %d %s: credentials refused", r->line_id, status, phrase);
 	}
@@ -225,6 +357,7 @@ static void reg_response(struct sip_reg *r, int status, const char *phrase, cons
 	struct sip *s = r->sip;
 	nua_handle_t *done = r->nh;
 	r->nh = NULL;
+	r->nh_x.armed = false; /* answered: nothing to end */
 	outcome(r, op, status, phrase, sip, expires);
 	end_handle(s, done);
 }
@@ -239,6 +372,7 @@ static void options_response(struct sip_reg *r, int status, const char *phrase, 
 	struct sip *s = r->sip;
 	nua_handle_t *done = r->ping;
 	r->ping = NULL;
+	r->ping_x.armed = false;
 	outcome(r, SIP_OP_OPTIONS, status, phrase, sip, 0);
 	end_handle(s, done);
 }
@@ -267,6 +401,9 @@ static void nua_cb(nua_event_t event, int status, char const *phrase,
 	case nua_r_options:
 		if (r && nh == r->ping)
 			options_response(r, status, phrase, sip);
+		return;
+	case nua_r_get_params:
+		learn_sent_by(s, tags);
 		return;
 	case nua_r_shutdown:
 		log_debug("sip: shutdown %d %s", status, phrase);
@@ -314,6 +451,8 @@ int sip_init(struct sip **out, struct loop *loop, const struct conf *c)
 	if (!s)
 		return -ENOMEM;
 	s->loop = loop;
+	s->end_fd = -1;
+	s->t1_ms = c->t1;
 
 	/* One bind URL per transport asked for; port 0 lets the kernel pick. */
 	char host[80], port[16], url[160];
@@ -340,6 +479,9 @@ int sip_init(struct sip **out, struct loop *loop, const struct conf *c)
 			    NTATAG_SIP_T1((unsigned)c->t1),
 			    NTATAG_SIP_T2((unsigned)c->t2),
 			    NTATAG_SIP_T1X64((unsigned)c->t1 * 64),
+			    /* a request that has a Via keeps it: ours, whose
+			     * branch we know (struct sip_xmit) */
+			    NTATAG_USER_VIA(1),
 			    NUTAG_OUTBOUND(SIP_OUTBOUND_OFF),
 			    /* No offer/answer engine: nua would clone it into
 			     * every handle, registrations included (bench/README.md);
@@ -369,6 +511,7 @@ int sip_init(struct sip **out, struct loop *loop, const struct conf *c)
 		return -EADDRINUSE;
 	}
 	log_info("sip: listening on %s", url);
+	nua_get_params(s->nua, TAG_ANY(), TAG_END()); /* for learn_sent_by */
 	loop_kick(loop);
 	*out = s;
 	return 0;
@@ -388,6 +531,8 @@ void sip_free(struct sip *s)
 		return;
 	if (s->nua)
 		nua_destroy(s->nua);
+	if (s->end_fd >= 0)
+		close(s->end_fd);
 	free(s);
 }
 
@@ -449,9 +594,18 @@ const char *sip_reg_call_id(const struct sip_reg *r)
 	return r->call_id;
 }
 
-static nua_handle_t *new_handle(struct sip_reg *r)
+/* A handle for one request of R: our From with a tag of our own (X's), so
+ * that the request can be ended (struct sip_xmit); TO: To is our AOR too. */
+static nua_handle_t *new_handle(struct sip_reg *r, struct sip_xmit *x, bool to)
 {
-	return nua_handle(r->sip->nua, r, SIPTAG_FROM_STR(r->from), SIPTAG_TO_STR(r->from), TAG_END());
+	char *from;
+	random_id(x->tag);
+	if (asprintf(&from, "%s;tag=%s", r->from, x->tag) < 0)
+		return NULL;
+	nua_handle_t *nh = nua_handle(r->sip->nua, r, SIPTAG_FROM_STR(from), TAG_IF(to, SIPTAG_TO_STR(r->from)),
+				      TAG_END());
+	free(from);
+	return nh;
 }
 
 struct sip_reg *sip_reg_new(struct sip *s, const struct sip_account *a, int server,
@@ -509,8 +663,16 @@ static int send_register(struct sip_reg *r, enum sip_op op)
 {
 	char ruri[CONF_DOMAIN_MAX + 8], params[CONF_ID_MAX + 48], exp[16], cseq[32];
 	contact_params(r, params, sizeof params);
+	xmit_end(r->sip, &r->nh_x);
 	end_handle(r->sip, r->nh);
-	r->nh = new_handle(r);
+	/* A.7: an OPTIONS unanswered for T1 is a missed heartbeat; this
+	 * REGISTER asks the server again, the OPTIONS is given up on. */
+	if (r->ping && mono_ms() - r->ping_sent_ms >= r->sip->t1_ms) {
+		xmit_end(r->sip, &r->ping_x);
+		end_handle(r->sip, r->ping);
+		r->ping = NULL;
+	}
+	r->nh = new_handle(r, &r->nh_x, true);
 	if (!r->nh)
 		return -ENOMEM;
 	r->nh_op = op;
@@ -523,9 +685,11 @@ static int send_register(struct sip_reg *r, enum sip_op op)
 	 * keeps the domain. */
 	nua_set_hparams(r->nh, NUTAG_PROXY(r->proxy), NUTAG_M_USERNAME(r->user), NUTAG_M_PARAMS(params),
 			TAG_IF(r->route[0], NUTAG_INITIAL_ROUTE_STR(r->route)), TAG_END());
+	char via[SIP_VIA_MAX];
+	xmit_arm(r->sip, &r->nh_x, r->tp, r->call_id, r->cseq, "REGISTER", via);
 	nua_method(r->nh, NUTAG_METHOD("REGISTER"), NUTAG_URL(ruri), NUTAG_PROXY(r->proxy),
 		   SIPTAG_EXPIRES_STR(exp), SIPTAG_CALL_ID_STR(r->call_id), SIPTAG_CSEQ_STR(cseq),
-		   TAG_END());
+		   TAG_IF(via[0], SIPTAG_VIA_STR(via)), TAG_END());
 	loop_kick(r->sip->loop);
 	return 0;
 }
@@ -564,7 +728,7 @@ int sip_reg_unregister(struct sip_reg *r)
 
 int sip_reg_options(struct sip_reg *r, const char *ip, int port, enum conf_transport tp)
 {
-	char proxy[128], ruri[300];
+	char proxy[128], ruri[300], call_id[33];
 	if (ip) {
 		netaddr_host(r->ping_target, sizeof r->ping_target, ip, port);
 		pin_url(proxy, sizeof proxy, r->ping_target, tp);
@@ -573,12 +737,16 @@ int sip_reg_options(struct sip_reg *r, const char *ip, int port, enum conf_trans
 			return -EINVAL;
 		snprintf(r->ping_target, sizeof r->ping_target, "%s", r->target);
 		snprintf(proxy, sizeof proxy, "%s", r->proxy);
+		tp = r->tp;
 	}
-	if (!r->ping) {
-		r->ping = nua_handle(r->sip->nua, r, SIPTAG_FROM_STR(r->from), TAG_END());
-		if (!r->ping)
-			return -ENOMEM;
-	}
+	/* one still out was a missed heartbeat: given up on */
+	xmit_end(r->sip, &r->ping_x);
+	end_handle(r->sip, r->ping);
+	r->ping = new_handle(r, &r->ping_x, false);
+	if (!r->ping)
+		return -ENOMEM;
+	r->ping_sent_ms = mono_ms();
+	random_id(call_id);
 	/* The server itself is asked (Request-URI sip:IP:PORT), pinned like
 	 * every request so the heartbeat tests exactly the address in use;
 	 * through a proxy, the server the Route names is. */
@@ -593,7 +761,10 @@ int sip_reg_options(struct sip_reg *r, const char *ip, int port, enum conf_trans
 	}
 	nua_set_hparams(r->ping, NUTAG_PROXY(proxy), TAG_IF(routed, NUTAG_INITIAL_ROUTE_STR(r->route)),
 			TAG_END());
-	nua_options(r->ping, NUTAG_URL(ruri), SIPTAG_TO_STR(ruri), NUTAG_PROXY(proxy), TAG_END());
+	char via[SIP_VIA_MAX];
+	xmit_arm(r->sip, &r->ping_x, tp, call_id, 1, "OPTIONS", via);
+	nua_options(r->ping, NUTAG_URL(ruri), SIPTAG_TO_STR(ruri), NUTAG_PROXY(proxy), SIPTAG_CALL_ID_STR(call_id),
+		    SIPTAG_CSEQ_STR("1 OPTIONS"), TAG_IF(via[0], SIPTAG_VIA_STR(via)), TAG_END());
 	loop_kick(r->sip->loop);
 	return 0;
 }
@@ -602,7 +773,9 @@ void sip_reg_free(struct sip_reg *r)
 {
 	if (!r)
 		return;
+	xmit_end(r->sip, &r->ping_x);
 	end_handle(r->sip, r->ping);
+	xmit_end(r->sip, &r->nh_x);
 	end_handle(r->sip, r->nh);
 	cred_free(&r->cred);
 	free(r->from);
@@ -726,7 +899,7 @@ static void call_event(struct sip_call *c, nua_t *nua, nua_event_t event, int st
 			return;
 		}
 		if (sip && !nta_sip_is_internal(sip) && (status == 401 || status == 407) &&
-		    authenticate(c->sip, c->nh, &c->cred, status, sip) == 0) {
+		    authenticate(c->sip, c->nh, &c->cred, status, sip, NULL) == 0) {
 			c->inviting = true; /* the INVITE again, with credentials */
 			return;
 		}
@@ -743,7 +916,7 @@ static void call_event(struct sip_call *c, nua_t *nua, nua_event_t event, int st
 		if (sip && sip->sip_cseq && sip->sip_cseq->cs_seq > c->cseq)
 			c->cseq = sip->sip_cseq->cs_seq; /* ours: a BYE sent again goes above it */
 		if (sip && !nta_sip_is_internal(sip) && (status == 401 || status == 407) &&
-		    authenticate(c->sip, c->nh, &c->cred, status, sip) == 0)
+		    authenticate(c->sip, c->nh, &c->cred, status, sip, NULL) == 0)
 			return;
 		if (status >= 200 && c->bye_out) {
 			c->bye_out = false;
@@ -754,7 +927,7 @@ static void call_event(struct sip_call *c, nua_t *nua, nua_event_t event, int st
 		if (status < 200)
 			return;
 		if (sip && !nta_sip_is_internal(sip) && (status == 401 || status == 407) && c->bye_nh &&
-		    authenticate(c->sip, c->bye_nh, &c->cred, status, sip) == 0)
+		    authenticate(c->sip, c->bye_nh, &c->cred, status, sip, NULL) == 0)
 			return;
 		end_call_handle(c, &c->bye_nh);
 		call_report(c, SCE_BYE_DONE, status, phrase, sip, false);
