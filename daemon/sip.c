@@ -71,6 +71,7 @@ struct sip_xmit {
 	bool armed;                   /* a request is out with these */
 	char branch[48];
 	char tag[33];                 /* our From tag */
+	const char *to;               /* To as sent when it has a tag (in a dialog), else NULL */
 	char call_id[128];
 	uint32_t cseq;
 	const char *method;
@@ -260,11 +261,12 @@ static void xmit_end(struct sip *s, struct sip_xmit *x)
 			 "SIP/2.0 408 Request Timeout\r\n"
 			 "Via: SIP/2.0/UDP %s;branch=%s\r\n"
 			 "From: <sip:sipuad.invalid>;tag=%s\r\n"
-			 "To: <sip:sipuad.invalid>\r\n"
+			 "To: %s\r\n"
 			 "Call-ID: %s\r\n"
 			 "CSeq: %lu %s\r\n"
 			 "Content-Length: 0\r\n\r\n",
-			 s->sent_by, x->branch, x->tag, x->call_id, (unsigned long)x->cseq, x->method);
+			 s->sent_by, x->branch, x->tag, x->to ? x->to : "<sip:sipuad.invalid>", x->call_id,
+			 (unsigned long)x->cseq, x->method);
 	if (n <= 0 || (size_t)n >= sizeof buf || s->end_fd < 0)
 		return;
 	if (sendto(s->end_fd, buf, (size_t)n, 0, (const struct sockaddr *)&s->self, s->self_len) < 0)
@@ -511,7 +513,14 @@ int sip_init(struct sip **out, struct loop *loop, const struct conf *c)
 		return -EADDRINUSE;
 	}
 	log_info("sip: listening on %s", url);
-	nua_get_params(s->nua, TAG_ANY(), TAG_END()); /* for learn_sent_by */
+	/* learn_sent_by: the answer comes back through the root in a few
+	 * turns; waited for here (bounded) so that the lines' first REGISTERs
+	 * can be ended too (RULES I.2) */
+	nua_get_params(s->nua, TAG_ANY(), TAG_END());
+	for (int i = 0; i < 20 && !s->sent_by[0]; i++)
+		su_root_step(loop_root(loop), 0);
+	if (!s->sent_by[0])
+		log_debug("sip: our UDP sent-by is not known yet");
 	loop_kick(loop);
 	*out = s;
 	return 0;
@@ -804,6 +813,8 @@ struct sip_call {
 	/* the dialog, for a BYE outside it: From and To as we send them */
 	char *call_id, *local, *remote, *target;
 	uint32_t cseq;
+	struct sip_xmit bye_x;   /* the BYE on bye_nh */
+	enum conf_transport bye_tp;
 };
 
 void sip_set_incoming(struct sip *s, sip_incoming_cb *cb, void *ctx)
@@ -868,6 +879,8 @@ static void end_call_handle(struct sip_call *c, nua_handle_t **nh)
 	if (!*nh)
 		return;
 	nua_handle_bind(*nh, NULL);
+	if (*nh == c->bye_nh)
+		xmit_end(c->sip, &c->bye_x);
 	if (*nh == c->nh && c->inviting) {
 		/* SPEC I.2: the INVITE has been given up on. nua would
 		 * CANCEL it, but a CANCEL waits for a provisional answer (RFC
@@ -926,9 +939,14 @@ static void call_event(struct sip_call *c, nua_t *nua, nua_event_t event, int st
 	case nua_r_method:
 		if (status < 200)
 			return;
-		if (sip && !nta_sip_is_internal(sip) && (status == 401 || status == 407) && c->bye_nh &&
-		    authenticate(c->sip, c->bye_nh, &c->cred, status, sip, NULL) == 0)
-			return;
+		if (sip && !nta_sip_is_internal(sip) && (status == 401 || status == 407) && c->bye_nh) {
+			char via[SIP_VIA_MAX]; /* a new transaction, as for a REGISTER */
+			xmit_arm(c->sip, &c->bye_x, c->bye_tp, c->call_id,
+				 sip->sip_cseq ? sip->sip_cseq->cs_seq + 1 : c->cseq + 1, "BYE", via);
+			if (authenticate(c->sip, c->bye_nh, &c->cred, status, sip, via) == 0)
+				return;
+		}
+		c->bye_x.armed = false; /* answered */
 		end_call_handle(c, &c->bye_nh);
 		call_report(c, SCE_BYE_DONE, status, phrase, sip, false);
 		return;
@@ -1129,12 +1147,23 @@ int sip_call_bye_via(struct sip_call *c, const char *ip, int port, enum conf_tra
 	if (!c->bye_nh)
 		return -ENOMEM;
 	c->cred.challenges = 0;
+	/* our From tag, for ending it (struct sip_xmit) */
+	const char *t = strstr(c->local, ";tag=");
+	size_t tl = t ? strcspn(t + 5, ";> \t") : 0;
+	c->bye_x.tag[0] = '\0';
+	if (tl > 0 && tl < sizeof c->bye_x.tag)
+		snprintf(c->bye_x.tag, sizeof c->bye_x.tag, "%.*s", (int)tl, t + 5);
+	c->bye_x.to = c->remote;
+	c->bye_tp = tp;
+	char via[SIP_VIA_MAX];
+	xmit_arm(c->sip, &c->bye_x, tp, c->call_id, c->cseq, "BYE", via);
 	/* RFC 3261 15.1.1 + 12.2.1.1: the same dialog (Call-ID, tags, remote
 	 * target), a higher CSeq; the route set of the dead server is left
 	 * out: the server the line registered with now relays it. */
 	nua_set_hparams(c->bye_nh, NUTAG_PROXY(proxy), TAG_IF(rt[0], NUTAG_INITIAL_ROUTE_STR(rt)), TAG_END());
 	nua_method(c->bye_nh, NUTAG_METHOD("BYE"), NUTAG_URL(c->target), NUTAG_PROXY(proxy),
-		   SIPTAG_CALL_ID_STR(c->call_id), SIPTAG_CSEQ_STR(cseq), TAG_END());
+		   SIPTAG_CALL_ID_STR(c->call_id), SIPTAG_CSEQ_STR(cseq), TAG_IF(via[0], SIPTAG_VIA_STR(via)),
+		   TAG_END());
 	loop_kick(c->sip->loop);
 	return 0;
 }
