@@ -1,15 +1,15 @@
 /* sip.c - the only file that speaks nua: the stack, pinned handles, outcome classification. */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/random.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <sofia-sip/nua.h>
 #include <sofia-sip/nua_tag.h>
@@ -75,7 +75,6 @@ struct sip_xmit {
 	char call_id[128];
 	uint32_t cseq;
 	const char *method;
-	int64_t sent_ms;              /* when it went out (monotonic) */
 };
 
 /* Credentials of a line and the challenges answered for the request in
@@ -100,7 +99,7 @@ struct sip_reg {
 	struct sip_xmit nh_x;
 	nua_handle_t *ping;     /* the OPTIONS in flight, or NULL */
 	struct sip_xmit ping_x;
-	int64_t ping_sent_ms;
+	su_timer_t *ping_timer; /* ends the OPTIONS after the heartbeat missed */
 	sip_outcome_cb *cb;
 	void *ctx;
 	char *line_id, *user, *domain;
@@ -217,13 +216,6 @@ static void cred_free(struct sip_cred *cr)
 static int send_register(struct sip_reg *r, enum sip_op op);
 static void random_id(char *buf);
 
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* VIA (SIP_VIA_MAX bytes) for the next request of X: a Via of ours with a
  * new branch, so the request can be ended (xmit_end); "" (nta's own Via,
  * no way to end it) unless it goes over UDP and our address is known.
@@ -244,7 +236,6 @@ static void xmit_arm(struct sip *s, struct sip_xmit *x, enum conf_transport tp, 
 	snprintf(x->call_id, sizeof x->call_id, "%s", call_id);
 	x->cseq = cseq;
 	x->method = method;
-	x->sent_ms = mono_ms();
 	snprintf(via, SIP_VIA_MAX, "SIP/2.0/UDP %s;rport;branch=%s", s->sent_by, x->branch);
 }
 
@@ -297,12 +288,12 @@ static void learn_sent_by(struct sip *s, tagi_t tags[])
 		v6->sin6_port = htons((uint16_t)pn);
 		s->self_len = sizeof *v6;
 	} else {
-		log_warn("sip: our address %s is not numeric: requests given up on are retransmitted until 64*T1", host);
+		log_warn("sip: our address %s is not numeric: a request given up on runs its 64*T1", host);
 		return;
 	}
 	s->end_fd = socket(s->self.ss_family, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (s->end_fd < 0) {
-		log_warn("sip: socket: %s: requests given up on are retransmitted until 64*T1", strerror(errno));
+		log_warn("sip: socket: %s: a request given up on runs its 64*T1", strerror(errno));
 		return;
 	}
 	netaddr_host(s->sent_by, sizeof s->sent_by, ip, pn);
@@ -329,11 +320,10 @@ static void reg_response(struct sip_reg *r, int status, const char *phrase, cons
 	if (sip && sip->sip_cseq && sip->sip_cseq->cs_seq > r->cseq)
 		r->cseq = sip->sip_cseq->cs_seq; /* nua counted up for a challenge */
 	if (!local && (status == 401 || status == 407)) {
-		/* nua sends it again with credentials, one CSeq up: a new
-		 * transaction, a new branch */
+		/* nua sends it again with credentials: a new transaction, a
+		 * new branch (and, seen on the wire, the CSeq we gave) */
 		char via[SIP_VIA_MAX];
-		xmit_arm(r->sip, &r->nh_x, r->tp, r->call_id,
-			 sip->sip_cseq ? sip->sip_cseq->cs_seq + 1 : r->cseq + 1, "REGISTER", via);
+		xmit_arm(r->sip, &r->nh_x, r->tp, r->call_id, r->cseq, "REGISTER", via);
 		if (authenticate(r->sip, r->nh, &r->cred, status, sip, via) == 0)
 			return;
 		log_debug("%s: %d %s: credentials refused", r->line_id, status, phrase);
@@ -375,6 +365,8 @@ static void options_response(struct sip_reg *r, int status, const char *phrase, 
 	nua_handle_t *done = r->ping;
 	r->ping = NULL;
 	r->ping_x.armed = false;
+	su_timer_destroy(r->ping_timer);
+	r->ping_timer = NULL;
 	outcome(r, SIP_OP_OPTIONS, status, phrase, sip, 0);
 	end_handle(s, done);
 }
@@ -573,13 +565,12 @@ static char *host_part(const char *h)
 static void random_id(char *buf)
 {
 	unsigned char b[16];
-	FILE *f = fopen("/dev/urandom", "re");
-	if (!f || fread(b, 1, sizeof b, f) != sizeof b) {
+	/* getrandom, not a fopen of /dev/urandom: a heartbeat now takes
+	 * three of these (Call-ID, From tag, branch) */
+	if (getrandom(b, sizeof b, 0) != (ssize_t)sizeof b) {
 		for (size_t i = 0; i < sizeof b; i++)
 			b[i] = (unsigned char)random();
 	}
-	if (f)
-		fclose(f);
 	for (size_t i = 0; i < sizeof b; i++)
 		buf += sprintf(buf, "%02x", b[i]);
 }
@@ -674,13 +665,6 @@ static int send_register(struct sip_reg *r, enum sip_op op)
 	contact_params(r, params, sizeof params);
 	xmit_end(r->sip, &r->nh_x);
 	end_handle(r->sip, r->nh);
-	/* A.7: an OPTIONS unanswered for T1 is a missed heartbeat; this
-	 * REGISTER asks the server again, the OPTIONS is given up on. */
-	if (r->ping && mono_ms() - r->ping_sent_ms >= r->sip->t1_ms) {
-		xmit_end(r->sip, &r->ping_x);
-		end_handle(r->sip, r->ping);
-		r->ping = NULL;
-	}
 	r->nh = new_handle(r, &r->nh_x, true);
 	if (!r->nh)
 		return -ENOMEM;
@@ -735,6 +719,23 @@ int sip_reg_unregister(struct sip_reg *r)
 	return send_register(r, SIP_OP_UNREGISTER);
 }
 
+/* Give up on the OPTIONS in flight, if any: no outcome for it. */
+static void ping_end(struct sip_reg *r)
+{
+	su_timer_destroy(r->ping_timer);
+	r->ping_timer = NULL;
+	xmit_end(r->sip, &r->ping_x);
+	end_handle(r->sip, r->ping);
+	r->ping = NULL;
+}
+
+static void ping_expired(su_root_magic_t *m, su_timer_t *t, su_timer_arg_t *arg)
+{
+	(void)m;
+	(void)t;
+	ping_end(arg);
+}
+
 int sip_reg_options(struct sip_reg *r, const char *ip, int port, enum conf_transport tp)
 {
 	char proxy[128], ruri[300], call_id[33];
@@ -748,13 +749,17 @@ int sip_reg_options(struct sip_reg *r, const char *ip, int port, enum conf_trans
 		snprintf(proxy, sizeof proxy, "%s", r->proxy);
 		tp = r->tp;
 	}
-	/* one still out was a missed heartbeat: given up on */
-	xmit_end(r->sip, &r->ping_x);
-	end_handle(r->sip, r->ping);
+	ping_end(r); /* one still out was a missed heartbeat */
 	r->ping = new_handle(r, &r->ping_x, false);
 	if (!r->ping)
 		return -ENOMEM;
-	r->ping_sent_ms = mono_ms();
+	/* A.7: the agent judges the heartbeat missed T1 after it went and
+	 * takes no later answer; half a T1 after that (before the second
+	 * retransmission) the OPTIONS is given up on (RULES I.2). */
+	su_duration_t wait = (su_duration_t)(r->sip->t1_ms * 3 / 2);
+	r->ping_timer = su_timer_create(su_root_task(loop_root(r->sip->loop)), wait);
+	if (r->ping_timer)
+		su_timer_set(r->ping_timer, ping_expired, r);
 	random_id(call_id);
 	/* The server itself is asked (Request-URI sip:IP:PORT), pinned like
 	 * every request so the heartbeat tests exactly the address in use;
@@ -782,8 +787,7 @@ void sip_reg_free(struct sip_reg *r)
 {
 	if (!r)
 		return;
-	xmit_end(r->sip, &r->ping_x);
-	end_handle(r->sip, r->ping);
+	ping_end(r);
 	xmit_end(r->sip, &r->nh_x);
 	end_handle(r->sip, r->nh);
 	cred_free(&r->cred);
@@ -942,7 +946,7 @@ static void call_event(struct sip_call *c, nua_t *nua, nua_event_t event, int st
 		if (sip && !nta_sip_is_internal(sip) && (status == 401 || status == 407) && c->bye_nh) {
 			char via[SIP_VIA_MAX]; /* a new transaction, as for a REGISTER */
 			xmit_arm(c->sip, &c->bye_x, c->bye_tp, c->call_id,
-				 sip->sip_cseq ? sip->sip_cseq->cs_seq + 1 : c->cseq + 1, "BYE", via);
+				 sip->sip_cseq ? sip->sip_cseq->cs_seq : c->cseq, "BYE", via);
 			if (authenticate(c->sip, c->bye_nh, &c->cred, status, sip, via) == 0)
 				return;
 		}

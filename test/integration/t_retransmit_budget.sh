@@ -109,5 +109,7 @@ assert_eq "$(max_of REGISTER)" "$N" "most copies of one re-REGISTER at the silen
 	fail "OPTIONS copies at the primary: $(max_of OPTIONS), want 1..$N"
 (($(max_of INVITE) >= 1 && $(max_of INVITE) <= N)) ||
 	fail "INVITE copies at the primary: $(max_of INVITE), want 1..$N"
+# nothing answered the INVITE: a CANCEL must not be sent (RFC 3261 9.1)
+assert_eq "$(awk '$1 == "CANCEL"' <<<"$counts" | wc -l)" 0 "CANCELs at the silent primary"
 sipuad_stop 6 || fail "sipuad exit status $?"
 pass
