@@ -1,11 +1,15 @@
 /* sip.c - the only file that speaks nua: the stack, pinned handles, outcome classification. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/random.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <sofia-sip/nua.h>
 #include <sofia-sip/nua_tag.h>
@@ -37,6 +41,14 @@
 struct sip {
 	nua_t *nua;
 	struct loop *loop;
+	/* SPEC I.2 (DESIGN "SIP adapter"): our UDP sent-by ("HOST:PORT", from
+	 * nua's Contact; "" until known), where it is as a socket address,
+	 * and the socket that ends abandoned transactions there. */
+	char sent_by[NETADDR_STR_MAX];
+	struct sockaddr_storage self;
+	socklen_t self_len;
+	int end_fd;
+	int t1_ms;
 	void (*done)(void *arg);
 	void *done_arg;
 	sip_incoming_cb *incoming;
@@ -47,6 +59,22 @@ struct sip {
 enum sip_kind { SK_REG = 0x5245, SK_CALL = 0x43414c };
 struct sip_magic {
 	enum sip_kind kind;
+};
+
+/* A UDP request we can end (SPEC I.2): nta retransmits a non-INVITE
+ * request whose handle nua let go until Timer F (64*T1), and has no call
+ * to stop it. What it does stop at is a final response, so sipuad hands
+ * nta one: a datagram to our own SIP socket matching the request (Via
+ * branch, From tag, Call-ID, CSeq). The request carries a Via we wrote
+ * (NTATAG_USER_VIA), so we know its branch. */
+struct sip_xmit {
+	bool armed;                   /* a request is out with these */
+	char branch[48];
+	char tag[33];                 /* our From tag */
+	const char *to;               /* To as sent when it has a tag (in a dialog), else NULL */
+	char call_id[128];
+	uint32_t cseq;
+	const char *method;
 };
 
 /* Credentials of a line and the challenges answered for the request in
@@ -68,7 +96,10 @@ struct sip_reg {
 	struct sip *sip;
 	nua_handle_t *nh;       /* the REGISTER or un-REGISTER in flight, or NULL */
 	enum sip_op nh_op;      /* ... which of the two */
+	struct sip_xmit nh_x;
 	nua_handle_t *ping;     /* the OPTIONS in flight, or NULL */
+	struct sip_xmit ping_x;
+	su_timer_t *ping_timer; /* ends the OPTIONS after the heartbeat missed */
 	sip_outcome_cb *cb;
 	void *ctx;
 	char *line_id, *user, *domain;
@@ -136,7 +167,8 @@ static int granted_expires(const struct sip_reg *r, const sip_t *sip)
  * challenge to fresh credentials (not marked stale) means they are wrong;
  * answering it again would loop, so that is reported as an authentication
  * failure. */
-static int authenticate(struct sip *s, nua_handle_t *nh, struct sip_cred *cr, int status, const sip_t *sip)
+static int authenticate(struct sip *s, nua_handle_t *nh, struct sip_cred *cr, int status, const sip_t *sip,
+			const char *via)
 {
 	const msg_auth_t *au = status == 401 ? sip->sip_www_authenticate
 					     : sip->sip_proxy_authenticate;
@@ -155,7 +187,10 @@ static int authenticate(struct sip *s, nua_handle_t *nh, struct sip_cred *cr, in
 	/* realm keeps its quotes: "scheme:\"realm\":user:password" */
 	snprintf(cred, len, "%s:%s:%s:%s", au->au_scheme, realm, cr->auth_user, cr->password);
 	cr->challenges++;
-	nua_authenticate(nh, NUTAG_AUTH(cred), TAG_END());
+	/* VIA: the request goes again as a new transaction: its Via (ours)
+	 * is replaced, a new branch */
+	nua_authenticate(nh, NUTAG_AUTH(cred), TAG_IF(via && *via, SIPTAG_VIA(SIP_NONE)),
+			 TAG_IF(via && *via, SIPTAG_VIA_STR(via)), TAG_END());
 	explicit_bzero(cred, len);
 	free(cred);
 	loop_kick(s->loop);
@@ -179,6 +214,91 @@ static void cred_free(struct sip_cred *cr)
 }
 
 static int send_register(struct sip_reg *r, enum sip_op op);
+static void random_id(char *buf);
+
+/* VIA (SIP_VIA_MAX bytes) for the next request of X: a Via of ours with a
+ * new branch, so the request can be ended (xmit_end); "" (nta's own Via,
+ * no way to end it) unless it goes over UDP and our address is known.
+ * CALL_ID, CSEQ and METHOD are what it goes out with; X's tag is the From
+ * tag its handle was made with. */
+#define SIP_VIA_MAX (NETADDR_STR_MAX + 96)
+static void xmit_arm(struct sip *s, struct sip_xmit *x, enum conf_transport tp, const char *call_id,
+		     uint32_t cseq, const char *method, char *via)
+{
+	char id[33];
+	via[0] = '\0';
+	x->armed = tp == CONF_TP_UDP && s->sent_by[0] && x->tag[0];
+	if (!x->armed)
+		return;
+	random_id(id);
+	/* RFC 3261 8.1.1.7: the magic cookie, then unique per transaction */
+	snprintf(x->branch, sizeof x->branch, "z9hG4bK%s", id);
+	snprintf(x->call_id, sizeof x->call_id, "%s", call_id);
+	x->cseq = cseq;
+	x->method = method;
+	snprintf(via, SIP_VIA_MAX, "SIP/2.0/UDP %s;rport;branch=%s", s->sent_by, x->branch);
+}
+
+/* The request X stands for is given up on: a final response to it, sent
+ * to our own socket, ends its client transaction in nta (no more copies).
+ * The response never reaches us: its handle is gone or going. */
+static void xmit_end(struct sip *s, struct sip_xmit *x)
+{
+	char buf[1024];
+	if (!x->armed)
+		return;
+	x->armed = false;
+	int n = snprintf(buf, sizeof buf,
+			 "SIP/2.0 408 Request Timeout\r\n"
+			 "Via: SIP/2.0/UDP %s;branch=%s\r\n"
+			 "From: <sip:sipuad.invalid>;tag=%s\r\n"
+			 "To: %s\r\n"
+			 "Call-ID: %s\r\n"
+			 "CSeq: %lu %s\r\n"
+			 "Content-Length: 0\r\n\r\n",
+			 s->sent_by, x->branch, x->tag, x->to ? x->to : "<sip:sipuad.invalid>", x->call_id,
+			 (unsigned long)x->cseq, x->method);
+	if (n <= 0 || (size_t)n >= sizeof buf || s->end_fd < 0)
+		return;
+	if (sendto(s->end_fd, buf, (size_t)n, 0, (const struct sockaddr *)&s->self, s->self_len) < 0)
+		log_debug("sip: cannot end %s %s: %s", x->method, x->call_id, strerror(errno));
+}
+
+/* Our UDP sent-by, from the Contact nua reports (answer to sip_init's
+ * nua_get_params), and a socket to reach it. */
+static void learn_sent_by(struct sip *s, tagi_t tags[])
+{
+	const sip_contact_t *m = NULL;
+	tl_gets(tags, NTATAG_CONTACT_REF(m), TAG_END());
+	if (!m || !m->m_url->url_host || s->sent_by[0])
+		return;
+	const char *host = m->m_url->url_host, *port = m->m_url->url_port;
+	char ip[NETADDR_IP_MAX];
+	snprintf(ip, sizeof ip, "%.*s", (int)strcspn(host + (*host == '['), "]"), host + (*host == '['));
+	int pn = port && *port ? atoi(port) : 5060;
+	memset(&s->self, 0, sizeof s->self);
+	struct sockaddr_in *v4 = (struct sockaddr_in *)&s->self;
+	struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&s->self;
+	if (inet_pton(AF_INET, ip, &v4->sin_addr) == 1) {
+		v4->sin_family = AF_INET;
+		v4->sin_port = htons((uint16_t)pn);
+		s->self_len = sizeof *v4;
+	} else if (inet_pton(AF_INET6, ip, &v6->sin6_addr) == 1) {
+		v6->sin6_family = AF_INET6;
+		v6->sin6_port = htons((uint16_t)pn);
+		s->self_len = sizeof *v6;
+	} else {
+		log_warn("sip: our address %s is not numeric: a request given up on runs its 64*T1", host);
+		return;
+	}
+	s->end_fd = socket(s->self.ss_family, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (s->end_fd < 0) {
+		log_warn("sip: socket: %s: a request given up on runs its 64*T1", strerror(errno));
+		return;
+	}
+	netaddr_host(s->sent_by, sizeof s->sent_by, ip, pn);
+	log_debug("sip: our UDP sent-by is %s", s->sent_by);
+}
 
 /* Let go of handle NH (NULL: nothing): nua's state for its request goes
  * with it (callers report the request's outcome first: its response and
@@ -200,7 +320,11 @@ static void reg_response(struct sip_reg *r, int status, const char *phrase, cons
 	if (sip && sip->sip_cseq && sip->sip_cseq->cs_seq > r->cseq)
 		r->cseq = sip->sip_cseq->cs_seq; /* nua counted up for a challenge */
 	if (!local && (status == 401 || status == 407)) {
-		if (authenticate(r->sip, r->nh, &r->cred, status, sip) == 0)
+		/* nua sends it again with credentials: a new transaction, a
+		 * new branch (and, seen on the wire, the CSeq we gave) */
+		char via[SIP_VIA_MAX];
+		xmit_arm(r->sip, &r->nh_x, r->tp, r->call_id, r->cseq, "REGISTER", via);
+		if (authenticate(r->sip, r->nh, &r->cred, status, sip, via) == 0)
 			return;
 		log_debug("%s: %d %s: credentials refused", r->line_id, status, phrase);
 	}
@@ -225,6 +349,7 @@ static void reg_response(struct sip_reg *r, int status, const char *phrase, cons
 	struct sip *s = r->sip;
 	nua_handle_t *done = r->nh;
 	r->nh = NULL;
+	r->nh_x.armed = false; /* answered: nothing to end */
 	outcome(r, op, status, phrase, sip, expires);
 	end_handle(s, done);
 }
@@ -239,6 +364,9 @@ static void options_response(struct sip_reg *r, int status, const char *phrase, 
 	struct sip *s = r->sip;
 	nua_handle_t *done = r->ping;
 	r->ping = NULL;
+	r->ping_x.armed = false;
+	su_timer_destroy(r->ping_timer);
+	r->ping_timer = NULL;
 	outcome(r, SIP_OP_OPTIONS, status, phrase, sip, 0);
 	end_handle(s, done);
 }
@@ -267,6 +395,9 @@ static void nua_cb(nua_event_t event, int status, char const *phrase,
 	case nua_r_options:
 		if (r && nh == r->ping)
 			options_response(r, status, phrase, sip);
+		return;
+	case nua_r_get_params:
+		learn_sent_by(s, tags);
 		return;
 	case nua_r_shutdown:
 		log_debug("sip: shutdown %d %s", status, phrase);
@@ -314,6 +445,8 @@ int sip_init(struct sip **out, struct loop *loop, const struct conf *c)
 	if (!s)
 		return -ENOMEM;
 	s->loop = loop;
+	s->end_fd = -1;
+	s->t1_ms = c->t1;
 
 	/* One bind URL per transport asked for; port 0 lets the kernel pick. */
 	char host[80], port[16], url[160];
@@ -340,6 +473,9 @@ int sip_init(struct sip **out, struct loop *loop, const struct conf *c)
 			    NTATAG_SIP_T1((unsigned)c->t1),
 			    NTATAG_SIP_T2((unsigned)c->t2),
 			    NTATAG_SIP_T1X64((unsigned)c->t1 * 64),
+			    /* a request that has a Via keeps it: ours, whose
+			     * branch we know (struct sip_xmit) */
+			    NTATAG_USER_VIA(1),
 			    NUTAG_OUTBOUND(SIP_OUTBOUND_OFF),
 			    /* No offer/answer engine: nua would clone it into
 			     * every handle, registrations included (bench/README.md);
@@ -378,6 +514,14 @@ int sip_init(struct sip **out, struct loop *loop, const struct conf *c)
 		return -EADDRINUSE;
 	}
 	log_info("sip: listening on %s", url);
+	/* learn_sent_by: the answer comes back through the root in a few
+	 * turns; waited for here (bounded) so that the lines' first REGISTERs
+	 * can be ended too (RULES I.2) */
+	nua_get_params(s->nua, TAG_ANY(), TAG_END());
+	for (int i = 0; i < 20 && !s->sent_by[0]; i++)
+		su_root_step(loop_root(loop), 0);
+	if (!s->sent_by[0])
+		log_debug("sip: our UDP sent-by is not known yet");
 	loop_kick(loop);
 	*out = s;
 	return 0;
@@ -397,6 +541,8 @@ void sip_free(struct sip *s)
 		return;
 	if (s->nua)
 		nua_destroy(s->nua);
+	if (s->end_fd >= 0)
+		close(s->end_fd);
 	free(s);
 }
 
@@ -428,13 +574,12 @@ static char *host_part(const char *h)
 static void random_id(char *buf)
 {
 	unsigned char b[16];
-	FILE *f = fopen("/dev/urandom", "re");
-	if (!f || fread(b, 1, sizeof b, f) != sizeof b) {
+	/* getrandom, not a fopen of /dev/urandom: a heartbeat now takes
+	 * three of these (Call-ID, From tag, branch) */
+	if (getrandom(b, sizeof b, 0) != (ssize_t)sizeof b) {
 		for (size_t i = 0; i < sizeof b; i++)
 			b[i] = (unsigned char)random();
 	}
-	if (f)
-		fclose(f);
 	for (size_t i = 0; i < sizeof b; i++)
 		buf += sprintf(buf, "%02x", b[i]);
 }
@@ -458,9 +603,18 @@ const char *sip_reg_call_id(const struct sip_reg *r)
 	return r->call_id;
 }
 
-static nua_handle_t *new_handle(struct sip_reg *r)
+/* A handle for one request of R: our From with a tag of our own (X's), so
+ * that the request can be ended (struct sip_xmit); TO: To is our AOR too. */
+static nua_handle_t *new_handle(struct sip_reg *r, struct sip_xmit *x, bool to)
 {
-	return nua_handle(r->sip->nua, r, SIPTAG_FROM_STR(r->from), SIPTAG_TO_STR(r->from), TAG_END());
+	char *from;
+	random_id(x->tag);
+	if (asprintf(&from, "%s;tag=%s", r->from, x->tag) < 0)
+		return NULL;
+	nua_handle_t *nh = nua_handle(r->sip->nua, r, SIPTAG_FROM_STR(from), TAG_IF(to, SIPTAG_TO_STR(r->from)),
+				      TAG_END());
+	free(from);
+	return nh;
 }
 
 struct sip_reg *sip_reg_new(struct sip *s, const struct sip_account *a, int server,
@@ -518,8 +672,9 @@ static int send_register(struct sip_reg *r, enum sip_op op)
 {
 	char ruri[CONF_DOMAIN_MAX + 8], params[CONF_ID_MAX + 48], exp[16], cseq[32];
 	contact_params(r, params, sizeof params);
+	xmit_end(r->sip, &r->nh_x);
 	end_handle(r->sip, r->nh);
-	r->nh = new_handle(r);
+	r->nh = new_handle(r, &r->nh_x, true);
 	if (!r->nh)
 		return -ENOMEM;
 	r->nh_op = op;
@@ -532,9 +687,11 @@ static int send_register(struct sip_reg *r, enum sip_op op)
 	 * keeps the domain. */
 	nua_set_hparams(r->nh, NUTAG_PROXY(r->proxy), NUTAG_M_USERNAME(r->user), NUTAG_M_PARAMS(params),
 			TAG_IF(r->route[0], NUTAG_INITIAL_ROUTE_STR(r->route)), TAG_END());
+	char via[SIP_VIA_MAX];
+	xmit_arm(r->sip, &r->nh_x, r->tp, r->call_id, r->cseq, "REGISTER", via);
 	nua_method(r->nh, NUTAG_METHOD("REGISTER"), NUTAG_URL(ruri), NUTAG_PROXY(r->proxy),
 		   SIPTAG_EXPIRES_STR(exp), SIPTAG_CALL_ID_STR(r->call_id), SIPTAG_CSEQ_STR(cseq),
-		   TAG_END());
+		   TAG_IF(via[0], SIPTAG_VIA_STR(via)), TAG_END());
 	loop_kick(r->sip->loop);
 	return 0;
 }
@@ -571,9 +728,26 @@ int sip_reg_unregister(struct sip_reg *r)
 	return send_register(r, SIP_OP_UNREGISTER);
 }
 
+/* Give up on the OPTIONS in flight, if any: no outcome for it. */
+static void ping_end(struct sip_reg *r)
+{
+	su_timer_destroy(r->ping_timer);
+	r->ping_timer = NULL;
+	xmit_end(r->sip, &r->ping_x);
+	end_handle(r->sip, r->ping);
+	r->ping = NULL;
+}
+
+static void ping_expired(su_root_magic_t *m, su_timer_t *t, su_timer_arg_t *arg)
+{
+	(void)m;
+	(void)t;
+	ping_end(arg);
+}
+
 int sip_reg_options(struct sip_reg *r, const char *ip, int port, enum conf_transport tp)
 {
-	char proxy[128], ruri[300];
+	char proxy[128], ruri[300], call_id[33];
 	if (ip) {
 		netaddr_host(r->ping_target, sizeof r->ping_target, ip, port);
 		pin_url(proxy, sizeof proxy, r->ping_target, tp);
@@ -582,12 +756,20 @@ int sip_reg_options(struct sip_reg *r, const char *ip, int port, enum conf_trans
 			return -EINVAL;
 		snprintf(r->ping_target, sizeof r->ping_target, "%s", r->target);
 		snprintf(proxy, sizeof proxy, "%s", r->proxy);
+		tp = r->tp;
 	}
-	if (!r->ping) {
-		r->ping = nua_handle(r->sip->nua, r, SIPTAG_FROM_STR(r->from), TAG_END());
-		if (!r->ping)
-			return -ENOMEM;
-	}
+	ping_end(r); /* one still out was a missed heartbeat */
+	r->ping = new_handle(r, &r->ping_x, false);
+	if (!r->ping)
+		return -ENOMEM;
+	/* A.7: the agent judges the heartbeat missed T1 after it went and
+	 * takes no later answer; half a T1 after that (before the second
+	 * retransmission) the OPTIONS is given up on (RULES I.2). */
+	su_duration_t wait = (su_duration_t)(r->sip->t1_ms * 3 / 2);
+	r->ping_timer = su_timer_create(su_root_task(loop_root(r->sip->loop)), wait);
+	if (r->ping_timer)
+		su_timer_set(r->ping_timer, ping_expired, r);
+	random_id(call_id);
 	/* The server itself is asked (Request-URI sip:IP:PORT), pinned like
 	 * every request so the heartbeat tests exactly the address in use;
 	 * through a proxy, the server the Route names is. */
@@ -602,7 +784,10 @@ int sip_reg_options(struct sip_reg *r, const char *ip, int port, enum conf_trans
 	}
 	nua_set_hparams(r->ping, NUTAG_PROXY(proxy), TAG_IF(routed, NUTAG_INITIAL_ROUTE_STR(r->route)),
 			TAG_END());
-	nua_options(r->ping, NUTAG_URL(ruri), SIPTAG_TO_STR(ruri), NUTAG_PROXY(proxy), TAG_END());
+	char via[SIP_VIA_MAX];
+	xmit_arm(r->sip, &r->ping_x, tp, call_id, 1, "OPTIONS", via);
+	nua_options(r->ping, NUTAG_URL(ruri), SIPTAG_TO_STR(ruri), NUTAG_PROXY(proxy), SIPTAG_CALL_ID_STR(call_id),
+		    SIPTAG_CSEQ_STR("1 OPTIONS"), TAG_IF(via[0], SIPTAG_VIA_STR(via)), TAG_END());
 	loop_kick(r->sip->loop);
 	return 0;
 }
@@ -611,7 +796,8 @@ void sip_reg_free(struct sip_reg *r)
 {
 	if (!r)
 		return;
-	end_handle(r->sip, r->ping);
+	ping_end(r);
+	xmit_end(r->sip, &r->nh_x);
 	end_handle(r->sip, r->nh);
 	cred_free(&r->cred);
 	free(r->from);
@@ -636,9 +822,12 @@ struct sip_call {
 	bool incoming;
 	bool ended;              /* SCE_ENDED reported */
 	bool bye_out;            /* our BYE is in flight on nh */
+	bool inviting;           /* our INVITE has had no answer at all yet */
 	/* the dialog, for a BYE outside it: From and To as we send them */
 	char *call_id, *local, *remote, *target;
 	uint32_t cseq;
+	struct sip_xmit bye_x;   /* the BYE on bye_nh */
+	enum conf_transport bye_tp;
 };
 
 void sip_set_incoming(struct sip *s, sip_incoming_cb *cb, void *ctx)
@@ -703,6 +892,18 @@ static void end_call_handle(struct sip_call *c, nua_handle_t **nh)
 	if (!*nh)
 		return;
 	nua_handle_bind(*nh, NULL);
+	if (*nh == c->bye_nh)
+		xmit_end(c->sip, &c->bye_x);
+	if (*nh == c->nh && c->inviting) {
+		/* SPEC I.2: the INVITE has been given up on. nua would
+		 * CANCEL it, but a CANCEL waits for a provisional answer (RFC
+		 * 3261 9.1) and nta goes on retransmitting the INVITE until
+		 * Timer B meanwhile (64*T1). NTATAG_CANCEL_408 ends the client
+		 * transaction here with a local 487 instead: no more copies,
+		 * no CANCEL. */
+		nua_cancel(*nh, NTATAG_CANCEL_408(1), TAG_END());
+		c->inviting = false;
+	}
 	nua_handle_destroy(*nh);
 	*nh = NULL;
 	loop_kick(c->sip->loop);
@@ -716,14 +917,18 @@ static void call_event(struct sip_call *c, nua_t *nua, nua_event_t event, int st
 	case nua_r_invite:
 		if (!c->nh)
 			return;
+		if (status > 0)
+			c->inviting = false; /* answered: a CANCEL can follow */
 		if (status < 200) {
 			if (status > 0)
 				call_report(c, SCE_PROGRESS, status, phrase, sip, false);
 			return;
 		}
 		if (sip && !nta_sip_is_internal(sip) && (status == 401 || status == 407) &&
-		    authenticate(c->sip, c->nh, &c->cred, status, sip) == 0)
+		    authenticate(c->sip, c->nh, &c->cred, status, sip, NULL) == 0) {
+			c->inviting = true; /* the INVITE again, with credentials */
 			return;
+		}
 		c->cred.challenges = 0;
 		if (status < 300)
 			keep_dialog(c, sip, true);
@@ -744,7 +949,7 @@ static void call_event(struct sip_call *c, nua_t *nua, nua_event_t event, int st
 		if (sip && sip->sip_cseq && sip->sip_cseq->cs_seq > c->cseq)
 			c->cseq = sip->sip_cseq->cs_seq; /* ours: a BYE sent again goes above it */
 		if (sip && !nta_sip_is_internal(sip) && (status == 401 || status == 407) &&
-		    authenticate(c->sip, c->nh, &c->cred, status, sip) == 0)
+		    authenticate(c->sip, c->nh, &c->cred, status, sip, NULL) == 0)
 			return;
 		if (status >= 200 && c->bye_out) {
 			c->bye_out = false;
@@ -754,9 +959,14 @@ static void call_event(struct sip_call *c, nua_t *nua, nua_event_t event, int st
 	case nua_r_method:
 		if (status < 200)
 			return;
-		if (sip && !nta_sip_is_internal(sip) && (status == 401 || status == 407) && c->bye_nh &&
-		    authenticate(c->sip, c->bye_nh, &c->cred, status, sip) == 0)
-			return;
+		if (sip && !nta_sip_is_internal(sip) && (status == 401 || status == 407) && c->bye_nh) {
+			char via[SIP_VIA_MAX]; /* a new transaction, as for a REGISTER */
+			xmit_arm(c->sip, &c->bye_x, c->bye_tp, c->call_id,
+				 sip->sip_cseq ? sip->sip_cseq->cs_seq : c->cseq, "BYE", via);
+			if (authenticate(c->sip, c->bye_nh, &c->cred, status, sip, via) == 0)
+				return;
+		}
+		c->bye_x.armed = false; /* answered */
 		end_call_handle(c, &c->bye_nh);
 		call_report(c, SCE_BYE_DONE, status, phrase, sip, false);
 		return;
@@ -897,6 +1107,7 @@ struct sip_call *sip_call_invite(struct sip *s, const struct sip_account *a, con
 			TAG_IF(rt[0], NUTAG_INITIAL_ROUTE_STR(rt)), TAG_END());
 	nua_invite(c->nh, NUTAG_URL(target), NUTAG_PROXY(proxy),
 		   SIPTAG_CONTENT_TYPE_STR("application/sdp"), SIPTAG_PAYLOAD_STR(sdp), TAG_END());
+	c->inviting = true;
 	loop_kick(s->loop);
 	free(from);
 	return c;
@@ -958,12 +1169,23 @@ int sip_call_bye_via(struct sip_call *c, const char *ip, int port, enum conf_tra
 	if (!c->bye_nh)
 		return -ENOMEM;
 	c->cred.challenges = 0;
+	/* our From tag, for ending it (struct sip_xmit) */
+	const char *t = strstr(c->local, ";tag=");
+	size_t tl = t ? strcspn(t + 5, ";> \t") : 0;
+	c->bye_x.tag[0] = '\0';
+	if (tl > 0 && tl < sizeof c->bye_x.tag)
+		snprintf(c->bye_x.tag, sizeof c->bye_x.tag, "%.*s", (int)tl, t + 5);
+	c->bye_x.to = c->remote;
+	c->bye_tp = tp;
+	char via[SIP_VIA_MAX];
+	xmit_arm(c->sip, &c->bye_x, tp, c->call_id, c->cseq, "BYE", via);
 	/* RFC 3261 15.1.1 + 12.2.1.1: the same dialog (Call-ID, tags, remote
 	 * target), a higher CSeq; the route set of the dead server is left
 	 * out: the server the line registered with now relays it. */
 	nua_set_hparams(c->bye_nh, NUTAG_PROXY(proxy), TAG_IF(rt[0], NUTAG_INITIAL_ROUTE_STR(rt)), TAG_END());
 	nua_method(c->bye_nh, NUTAG_METHOD("BYE"), NUTAG_URL(c->target), NUTAG_PROXY(proxy),
-		   SIPTAG_CALL_ID_STR(c->call_id), SIPTAG_CSEQ_STR(cseq), TAG_END());
+		   SIPTAG_CALL_ID_STR(c->call_id), SIPTAG_CSEQ_STR(cseq), TAG_IF(via[0], SIPTAG_VIA_STR(via)),
+		   TAG_END());
 	loop_kick(c->sip->loop);
 	return 0;
 }

@@ -6,8 +6,8 @@ set -eu
 BUILD="gcc make pkg-config libsofia-sip-ua-dev libevent-dev libconfig-dev libsqlite3-dev libjson-c-dev"
 # Test peers and tools: Kamailio registrars, sipp (sip-tester), a DNS server
 # (dnsmasq-base) and dig (bind9-dnsutils), jq for JSON in shell tests,
-# iproute2 for ss, procps for ps, tshark (with dumpcap) for the packet
-# captures of bench/fleet.sh.
+# iproute2 for ss, procps for ps, tshark (with dumpcap) to count what goes
+# on the wire (t_retransmit_budget, bench/fleet.sh).
 TEST="kamailio sip-tester dnsmasq-base bind9-dnsutils jq iproute2 procps sqlite3 python3 util-linux clang libclang-rt-14-dev tshark"
 # What ships (RULES H): mandoc for lint, man-db and systemd for
 # systemd-analyze verify, busybox for its ash and start-stop-daemon; the

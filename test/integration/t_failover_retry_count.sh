@@ -6,9 +6,8 @@
 # the line then registers on the backup Kamailio with one failover whose
 # reason says the REGISTER timed out. Counted in sipp's message trace
 # against the daemon's own failover timestamp.
-# Sofia-SIP has no per-transaction timeout: the abandoned transaction goes
-# on retransmitting inside nta until its 64*T1; those copies (same Call-ID,
-# CSeq and branch) are allowed after the failover, anything new is not.
+# After the verdict the abandoned REGISTER sends no more copies (RULES
+# I.2; nta alone would go on until its 64*T1), and nothing new goes there.
 # fx-timeout: 90
 source "$(dirname "$0")/lib.sh"
 fx_init
@@ -65,15 +64,15 @@ assert_eq "$(sipuad_history_count line1 failover)" 1 "failover events"
 ev=$(sipuad_history line1 | jq -c 'select(.kind == "failover")')
 assert_match "$(jq -r .reason <<<"$ev")" "REGISTER.*$P:5060.*timed out.*$N transmissions" "failover reason"
 
-# Nothing new goes to the primary while the line sits on the backup (3 s
-# observation window; heartbeats go to the backup): whatever reaches it is
-# nta finishing the abandoned transaction.
+# Nothing more goes to the primary while the line sits on the backup (3 s
+# observation window; heartbeats go to the backup; failback is off).
 for ((i = 0; i < 6; i++)); do
 	sipuad_on line1 1 || fail "line1 left the backup: $(sipuad_line_json line1)"
 	sleep 0.5 # the observation window itself
 done
 all=$(sipp_trace "$msg" | awk -F'\t' '$1 == "in" && $2 ~ /^REGISTER /')
 assert_eq "$(cut -f3,4,7 <<<"$all" | sort -u | wc -l)" 1 "only retransmissions of that one REGISTER reach the primary"
+assert_eq "$(wc -l <<<"$all")" "$N" "copies of the abandoned REGISTER at the primary (I.2)"
 sipuad_stop 6 || fail "sipuad exit status $?"
 assert_eq "$(kam_contact_count b 5601)" 0 "5601 un-REGISTERed at SIGTERM"
 sipp_uas_stop
