@@ -6,8 +6,8 @@ set -eu
 BUILD="gcc make pkg-config libsofia-sip-ua-dev libevent-dev libconfig-dev libsqlite3-dev libjson-c-dev"
 # Test peers and tools: Kamailio registrars, sipp (sip-tester), a DNS server
 # (dnsmasq-base) and dig (bind9-dnsutils), jq for JSON in shell tests,
-# iproute2 for ss, procps for ps.
-TEST="kamailio sip-tester dnsmasq-base bind9-dnsutils jq iproute2 procps sqlite3 python3 util-linux clang libclang-rt-14-dev"
+# iproute2 for ss, procps for ps, faketime to step the wall clock (t_clock_step.sh).
+TEST="kamailio sip-tester dnsmasq-base bind9-dnsutils jq iproute2 procps sqlite3 python3 util-linux faketime clang libclang-rt-14-dev"
 # What ships (RULES H): mandoc for lint, man-db and systemd for
 # systemd-analyze verify, busybox for its ash and start-stop-daemon; the
 # armhf cross build's sysroot maker, compiler and emulator (scripts/cross.sh).
