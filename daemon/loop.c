@@ -39,16 +39,17 @@ extern void (*_su_time)(su_time_t *tv);
 
 #define LOOP_NTP_EPOCH 2208988800LL /* su_time_t counts from 1900 */
 
-/* RULES I.1: every Sofia timer (nta retransmissions and timeouts, nua's
- * refresh, su_timer) is due at su_now() + delay and compared with su_now(),
- * so a wall-clock step back stalls them and a step forward fires them.
+/* RULES I.1: Sofia's timers (nta's retransmissions and timeouts, su_timer,
+ * hence nua's) are due at su_now() + delay and compared with su_now(), so
+ * one armed before a wall-clock step is off by the step: back, it stalls
+ * (nta's agent timer sleeps the step through); forward, it fires at once.
  * su_now() becomes the wall clock taken once at start plus CLOCK_MONOTONIC
- * elapsed since: never steps, and stays close to real dates for what Sofia
- * prints (after a step it is off by the step, which only its logs show). */
+ * elapsed since: it never steps, and stays close to real dates for what
+ * Sofia prints (after a step it is off by the step; only its logs show). */
 static void (*clock_prev)(su_time_t *tv);
 static int64_t clock_base_us; /* wall clock at start minus monotonic then */
 static int clock_users;
-static bool clock_called; /* proof that this Sofia calls the hook */
+static bool clock_called; /* set by clock_probe(): this Sofia calls the hook */
 
 static int64_t clock_mono_us(void)
 {
@@ -57,9 +58,14 @@ static int64_t clock_mono_us(void)
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
+static void clock_probe(su_time_t *tv)
+{
+	(void)tv;
+	clock_called = true;
+}
+
 static void clock_monotonic(su_time_t *tv)
 {
-	clock_called = true;
 	if (!tv)
 		return;
 	int64_t us = clock_base_us + clock_mono_us();
@@ -77,9 +83,10 @@ static void clock_install(void)
 	clock_gettime(CLOCK_REALTIME, &wall);
 	clock_base_us = (int64_t)wall.tv_sec * 1000000 + wall.tv_nsec / 1000 - clock_mono_us();
 	clock_prev = _su_time;
-	_su_time = clock_monotonic;
 	clock_called = false;
+	_su_time = clock_probe;
 	(void)su_now();
+	_su_time = clock_monotonic;
 	if (clock_called)
 		log_info("loop: Sofia-SIP's timers run on CLOCK_MONOTONIC (anchored at the wall clock of start)");
 	else /* a Sofia that ignores the hook: say so rather than claim it */
