@@ -2,12 +2,15 @@
 #include <dirent.h>
 #include <errno.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
 #include <sofia-sip/su.h>
+#include <sofia-sip/su_time.h>
 #include <sofia-sip/su_wait.h>
 
 #include "log.h"
@@ -26,7 +29,76 @@ struct loop {
 	struct event *io;    /* Sofia's epoll fd readable */
 	struct event *timer; /* Sofia's next timer, and kicks */
 	bool su_inited;
+	bool clock_set;
 };
+
+/* Sofia-SIP's test hook (1.12.11 exports it, no header declares it): su_time()
+ * reads CLOCK_REALTIME, then always calls it with the value (never NULL: the
+ * library's default is an empty function). Newer Sofia has su_set_time_func(). */
+extern void (*_su_time)(su_time_t *tv);
+
+#define LOOP_NTP_EPOCH 2208988800LL /* su_time_t counts from 1900 */
+
+/* RULES I.1: Sofia's timers (nta's retransmissions and timeouts, su_timer,
+ * hence nua's) are due at su_now() + delay and compared with su_now(), so
+ * one armed before a wall-clock step is off by the step: back, it stalls
+ * (nta's agent timer sleeps the step through); forward, it fires at once.
+ * su_now() becomes the wall clock taken once at start plus CLOCK_MONOTONIC
+ * elapsed since: it never steps, and stays close to real dates for what
+ * Sofia prints (after a step it is off by the step; only its logs show). */
+static void (*clock_prev)(su_time_t *tv);
+static int64_t clock_base_us; /* wall clock at start minus monotonic then */
+static int clock_users;
+static bool clock_called; /* set by clock_probe(): this Sofia calls the hook */
+
+static int64_t clock_mono_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static void clock_probe(su_time_t *tv)
+{
+	(void)tv;
+	clock_called = true;
+}
+
+static void clock_monotonic(su_time_t *tv)
+{
+	if (!tv)
+		return;
+	int64_t us = clock_base_us + clock_mono_us();
+	tv->tv_sec = (unsigned long)(us / 1000000 + LOOP_NTP_EPOCH);
+	tv->tv_usec = (unsigned long)(us % 1000000);
+}
+
+/* Before su_root and nua exist: a timer set on one clock and checked on the
+ * other would be off by the difference. */
+static void clock_install(void)
+{
+	if (clock_users++ > 0)
+		return;
+	struct timespec wall;
+	clock_gettime(CLOCK_REALTIME, &wall);
+	clock_base_us = (int64_t)wall.tv_sec * 1000000 + wall.tv_nsec / 1000 - clock_mono_us();
+	clock_prev = _su_time;
+	clock_called = false;
+	_su_time = clock_probe;
+	(void)su_now();
+	_su_time = clock_monotonic;
+	if (clock_called)
+		log_info("loop: Sofia-SIP's timers run on CLOCK_MONOTONIC (anchored at the wall clock of start)");
+	else /* a Sofia that ignores the hook: say so rather than claim it */
+		log_warn("loop: Sofia-SIP ignores _su_time; its timers run on the wall clock (RULES I.1 not met)");
+}
+
+static void clock_uninstall(void)
+{
+	if (--clock_users > 0)
+		return;
+	_su_time = clock_prev;
+}
 
 /* The create hook has no context argument: it reports through this. */
 static int found_epfd = -1;
@@ -124,6 +196,8 @@ int loop_init(struct loop **out, struct event_base *base)
 		return -ENOMEM;
 	l->base = base;
 	l->epfd = -1;
+	clock_install();
+	l->clock_set = true;
 	if (su_init() != 0) {
 		log_error("loop: su_init() failed");
 		goto fail;
@@ -182,5 +256,7 @@ void loop_free(struct loop *l)
 		su_root_destroy(l->root);
 	if (l->su_inited)
 		su_deinit();
+	if (l->clock_set)
+		clock_uninstall();
 	free(l);
 }

@@ -7,8 +7,9 @@ BUILD="gcc make pkg-config libsofia-sip-ua-dev libevent-dev libconfig-dev libsql
 # Test peers and tools: Kamailio registrars, sipp (sip-tester), a DNS server
 # (dnsmasq-base) and dig (bind9-dnsutils), jq for JSON in shell tests,
 # iproute2 for ss, procps for ps, tshark (with dumpcap) to count what goes
-# on the wire (t_retransmit_budget, bench/fleet.sh).
-TEST="kamailio sip-tester dnsmasq-base bind9-dnsutils jq iproute2 procps sqlite3 python3 util-linux clang libclang-rt-14-dev tshark"
+# on the wire (t_retransmit_budget, bench/fleet.sh), faketime to step the
+# wall clock (t_clock_step, bench/clock.sh).
+TEST="kamailio sip-tester dnsmasq-base bind9-dnsutils jq iproute2 procps sqlite3 python3 util-linux faketime tshark clang libclang-rt-14-dev"
 # What ships (RULES H): mandoc for lint, man-db and systemd for
 # systemd-analyze verify, busybox for its ash and start-stop-daemon; the
 # armhf cross build's sysroot maker, compiler and emulator (scripts/cross.sh).

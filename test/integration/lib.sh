@@ -713,6 +713,8 @@ sipp_options() {
 # sipuad_start CONF [EXTRA_ARGS...]: starts `$SIPUAD_BIN -f -d -c CONF` in its
 # own process group (log: $FX_DIR/sipuad.log), then waits (bounded, 10 s)
 # until `sipuactl -s $SIPUAD_SOCK version` answers. Sets SIPUAD_PID.
+# SIPUAD_ENV (an array of NAME=VALUE) is given to the daemon only, not to
+# sipuactl or the fixtures: e.g. an LD_PRELOAD of libfaketime (t_clock_step).
 sipuad_start() {
 	local conf=$1 jc=0
 	shift
@@ -720,7 +722,8 @@ sipuad_start() {
 	: "${SIPUAD_SOCK:=$FX_DIR/sipuad.sock}"
 	echo "===== sipuad_start $conf at $(date '+%T.%N') =====" >>"$FX_DIR/sipuad.log"
 	[[ $- == *m* ]] && { jc=1; set +m; }
-	setsid "$SIPUAD_BIN" -f -d -c "$conf" "$@" </dev/null >>"$FX_DIR/sipuad.log" 2>&1 &
+	setsid env ${SIPUAD_ENV+"${SIPUAD_ENV[@]}"} "$SIPUAD_BIN" -f -d -c "$conf" "$@" \
+		</dev/null >>"$FX_DIR/sipuad.log" 2>&1 &
 	SIPUAD_PID=$!
 	((jc)) && set -m
 	fx_track_group "$SIPUAD_PID"

@@ -2,11 +2,13 @@
  * made from our thread is sent at once (the kick) and its answer arrives. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <stdlib.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
+#include <sofia-sip/su_time.h>
 
 #include "loop.h"
 #include "sip.h"
@@ -113,4 +115,40 @@ out:
 	event_base_free(seen.base);
 	CHECK(seen.down || !sip);
 	return rc;
+}
+
+/* su_now() in microseconds since 1970 (su_time_t counts from 1900). */
+static long long su_now_us(void)
+{
+	su_time_t t = su_now();
+	return ((long long)t.tv_sec - 2208988800LL) * 1000000 + (long long)t.tv_usec;
+}
+
+static long long clock_us(clockid_t id)
+{
+	struct timespec ts;
+	clock_gettime(id, &ts);
+	return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* RULES I.1: while a loop exists Sofia's clock is CLOCK_MONOTONIC plus a
+ * fixed offset taken from the wall clock at start (the integration test
+ * t_clock_step.sh steps the wall clock itself); freed, Sofia's own is back. */
+TEST(test_loop_sofia_clock_is_monotonic_anchored_at_start)
+{
+	struct event_base *base = event_base_new();
+	struct loop *loop = NULL;
+	CHECK(base);
+	CHECK(loop_init(&loop, base) == 0);
+	long long off0 = su_now_us() - clock_us(CLOCK_MONOTONIC);
+	long long wall = clock_us(CLOCK_REALTIME) - su_now_us();
+	struct timespec pause = { 0, 20 * 1000 * 1000 };
+	nanosleep(&pause, NULL);
+	long long off1 = su_now_us() - clock_us(CLOCK_MONOTONIC);
+	loop_free(loop);
+	event_base_free(base);
+	fprintf(stderr, "  su_now - monotonic drifted %lld us; wall - su_now %lld us\n", off1 - off0, wall);
+	CHECK(llabs(off1 - off0) < 1000);
+	CHECK(llabs(wall) < 1000000);
+	return 0;
 }
