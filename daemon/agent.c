@@ -236,6 +236,7 @@ static void drop_probe(struct agent *a, struct agent_actions *out)
 		act(a, out, AA_PROBE_DROP);
 	a->probe = APB_IDLE;
 	a->deadline[AT_FAILBACK] = 0;
+	a->deadline[AT_PROBE] = 0;
 	a->failback_pending = false;
 }
 
@@ -753,6 +754,7 @@ static void probe_failed(struct agent *a, const struct agent_event *ev, int64_t 
 	 * after another interval (B.4 for the probe). */
 	act(a, out, AA_PROBE_DROP);
 	a->probe = APB_IDLE;
+	a->deadline[AT_PROBE] = 0;
 	a->probe_misses++;
 	int64_t hold = ev && ev->retry_after > 0 && ev->status == 503 ? now + (int64_t)ev->retry_after * 1000 : 0;
 	if (hold && !a->probe_srv)
@@ -770,6 +772,7 @@ static void on_probe(struct agent *a, const struct agent_event *ev, int64_t now,
 	if (a->probe != APB_SENT)
 		return;
 	a->probe = APB_IDLE;
+	a->deadline[AT_PROBE] = 0;
 	enum verdict v = verdict_register(ev->status, ev->local, a->probe_route[0] != '\0');
 	if (v == VERDICT_OK && a->state == AG_REGISTERED && !a->probe_srv && a->server != 0) {
 		adopt_probe(a, ev, now, out);
@@ -787,8 +790,10 @@ static void on_probe(struct agent *a, const struct agent_event *ev, int64_t now,
 	probe_failed(a, v == VERDICT_OK ? NULL : ev, now, out);
 }
 
-static void send_probe(struct agent *a, int i, struct agent_actions *out)
+static void send_probe(struct agent *a, int i, int64_t now, struct agent_actions *out)
 {
+	/* I.2: the primary is not the last server: retry_count transmissions */
+	a->deadline[AT_PROBE] = now + agent_budget_ms(&a->cfg);
 	struct agent_action *x = act(a, out, AA_PROBE);
 	x->server = i;
 	x->addr = a->probe_addr;
@@ -826,7 +831,7 @@ static void probe_now(struct agent *a, int64_t now, struct agent_actions *out)
 	if (a->cfg.n_proxies) {
 		netaddr_host(a->probe_route, sizeof a->probe_route, sv->host, sv->port);
 		a->probe_addr = a->cur;
-		send_probe(a, 0, out);
+		send_probe(a, 0, now, out);
 		return;
 	}
 	a->probe_route[0] = '\0';
@@ -834,7 +839,7 @@ static void probe_now(struct agent *a, int64_t now, struct agent_actions *out)
 	struct dns_answer lit;
 	if (literal_answer(&k, &lit)) {
 		probe_pick(a, &lit);
-		send_probe(a, 0, out);
+		send_probe(a, 0, now, out);
 		return;
 	}
 	ask(a, out, AK_PROBE, &k, true);
@@ -846,19 +851,19 @@ static void probe_now(struct agent *a, int64_t now, struct agent_actions *out)
  * the best priority of the same answer, the next one of them after each
  * failed probe. Through proxies the answer is the proxy's, and the Route
  * stays the line's. */
-static void srv_probe_now(struct agent *a, struct agent_actions *out)
+static void srv_probe_now(struct agent *a, int64_t now, struct agent_actions *out)
 {
 	if (!addrlist_best(&a->al, a->probe_misses, &a->probe_addr))
 		return;
 	snprintf(a->probe_route, sizeof a->probe_route, "%s", a->route);
-	send_probe(a, a->server, out);
+	send_probe(a, a->server, now, out);
 }
 
 static void failback_probe(struct agent *a, int64_t now, struct agent_actions *out)
 {
 	a->probe_srv = a->server == 0;
 	if (a->probe_srv)
-		srv_probe_now(a, out);
+		srv_probe_now(a, now, out);
 	else
 		probe_now(a, now, out);
 }
@@ -895,7 +900,7 @@ static void on_answer(struct agent *a, const struct agent_event *ev, int64_t now
 			return;
 		}
 		probe_pick(a, ans);
-		send_probe(a, 0, out);
+		send_probe(a, 0, now, out);
 		return;
 	case AK_MAX:
 		return;
@@ -918,6 +923,12 @@ static void on_timer(struct agent *a, enum agent_timer t, int64_t now, struct ag
 				a->retry_server == 0 ? "return to the primary (timer 1)" : "retry");
 		}
 		start_register(a, a->retry_server, now, false, true, AR_NEW, out);
+		return;
+	case AT_PROBE:
+		/* the primary did not answer the probe within the budget: a
+		 * failed probe, its copies end with it (AA_PROBE_DROP) */
+		if (a->probe == APB_SENT)
+			probe_failed(a, NULL, now, out);
 		return;
 	case AT_BUDGET:
 		if (a->state == AG_REGISTERING || (a->state == AG_REGISTERED && a->refresh_busy))

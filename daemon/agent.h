@@ -56,6 +56,7 @@ enum agent_timer {
 		       * SRV priority of the server in use (I.3) */
 	AT_DNS,       /* the next hop's answer runs out: look it up again (B.2) */
 	AT_REFRESH,   /* refresh the registration inside its granted expiry (A.5) */
+	AT_PROBE,     /* the failback probe's retry_count transmissions are used up (C.4, I.2) */
 	AT_MAX
 };
 

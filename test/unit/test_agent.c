@@ -1410,3 +1410,29 @@ TEST(test_I3_new_ranking_arms_failback_and_backups_probe_the_primary)
 	CHECK_INT(h.a.server, 0);
 	return 0;
 }
+
+/* RULES C.4 + I.2: the primary is not the last server, so a failback probe
+ * gets retry_count transmissions: unanswered that long, it is a failed
+ * probe (its copies end with AA_PROBE_DROP) and the next one is planned. */
+TEST(test_I2_an_unanswered_probe_fails_at_the_budget)
+{
+	struct h h;
+	up_on_backup(&h);
+	CHECK(fire(&h, AT_FAILBACK) == 0);
+	CHECK(find(&h, AA_PROBE));
+	int64_t sent = h.now;
+	CHECK_INT(h.a.deadline[AT_PROBE], sent + agent_budget_ms(&h.a.cfg));
+	CHECK(fire(&h, AT_PROBE) == 0);
+	CHECK(find(&h, AA_PROBE_DROP));
+	CHECK_INT(h.a.probe, APB_IDLE);
+	CHECK(h.a.deadline[AT_FAILBACK] > h.now);
+	CHECK_INT(h.a.deadline[AT_PROBE], 0);
+	CHECK(h.a.server == 1 && h.a.state == AG_REGISTERED); /* the line stays */
+	/* an answer before the budget disarms it */
+	CHECK(fire(&h, AT_FAILBACK) == 0);
+	CHECK(find(&h, AA_PROBE));
+	ev(&h, AE_PROBE, VERDICT_OK, 200);
+	CHECK_INT(h.a.deadline[AT_PROBE], 0);
+	CHECK_INT(h.a.server, 0);
+	return 0;
+}
