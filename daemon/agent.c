@@ -16,9 +16,13 @@ int agent_budget_ms(const struct agent_config *cfg)
 		sum += interval < cfg->t2_ms ? interval : cfg->t2_ms;
 		interval *= 2;
 	}
-	/* Declared a quarter T1 before the next retransmission is due, so the
-	 * server sees exactly retry_count of them. */
-	return (int)(sum - cfg->t1_ms / 4);
+	/* Declared before the next retransmission is due, so the server sees
+	 * exactly retry_count of them (I.2): sip.c then ends the transaction
+	 * through nta's socket, which nta reads only after its due timers, so
+	 * the margin must cover a busy loop too: half a T1, at most 100 ms
+	 * (the last copy still gets most of its answer time). */
+	long long margin = cfg->t1_ms / 2 < 100 ? cfg->t1_ms / 2 : 100;
+	return (int)(sum - margin);
 }
 
 static int64_t backoff(const struct agent *a, int64_t base_ms, int n)
