@@ -37,6 +37,8 @@
 #define SIP_T4_MS 1000
 /* Re-challenges answered when the server says the nonce went stale. */
 #define SIP_STALE_MAX 3
+/* A preloaded Route header "<sip:HOST:PORT;lr;transport=T>" (route_header). */
+#define SIP_ROUTE_MAX 300
 
 struct sip {
 	nua_t *nua;
@@ -109,7 +111,7 @@ struct sip_reg {
 	char target[NETADDR_STR_MAX]; /* IP:PORT in use */
 	char proxy[128];        /* the pinned next hop as a SIP URI */
 	char ping_target[NETADDR_STR_MAX];
-	char route[300];        /* preloaded Route to the server through a proxy, "" none */
+	char route[SIP_ROUTE_MAX]; /* preloaded Route to the server through a proxy, "" none */
 	char *from;
 	int expires;            /* asked for */
 	bool renew;             /* a REGISTER failed: the next one starts a new Call-ID */
@@ -433,6 +435,17 @@ static const char *tp_suffix(enum conf_transport tp)
 	return tp == CONF_TP_TCP ? ";transport=tcp" : tp == CONF_TP_TLS ? ";transport=tls" : "";
 }
 
+/* RFC 3261 8.1.2: through an outbound proxy, a request carries the
+ * server ROUTE ("host[:port]") as a preloaded loose Route, and the proxy
+ * relays it there: "<sip:ROUTE;lr>" into BUF, "" without one. */
+static void route_header(char *buf, size_t size, const char *route, enum conf_transport tp)
+{
+	if (route && *route)
+		snprintf(buf, size, "<sip:%s;lr%s>", route, tp_suffix(tp));
+	else
+		buf[0] = '\0';
+}
+
 /* The numeric next hop nta is pinned to: "sip:IP:PORT;transport=T". */
 static void pin_url(char *buf, size_t size, const char *target, enum conf_transport tp)
 {
@@ -569,6 +582,19 @@ static char *host_part(const char *h)
 	return strdup(buf);
 }
 
+/* A's From header without tag ("Display" <sip:user@domain>), malloc'd;
+ * NULL when out of memory. */
+static char *account_from(const struct sip_account *a)
+{
+	char display[160] = "", domain[CONF_DOMAIN_MAX + 3], *from;
+	if (a->display_name && *a->display_name)
+		quote_display(display, sizeof display, a->display_name);
+	netaddr_host(domain, sizeof domain, a->domain, 0);
+	if (asprintf(&from, "%s%s<sip:%s@%s>", display, *display ? " " : "", a->user, domain) < 0)
+		return NULL;
+	return from;
+}
+
 /* 128 random bits as hex into BUF (33 bytes): unique across devices and
  * restarts (RFC 3261 8.1.1.4). */
 static void random_id(char *buf)
@@ -632,11 +658,8 @@ struct sip_reg *sip_reg_new(struct sip *s, const struct sip_account *a, int serv
 	r->line_id = strdup(a->line_id);
 	r->user = strdup(a->user);
 	r->domain = host_part(a->domain);
-	char display[160] = "";
-	if (a->display_name && *a->display_name)
-		quote_display(display, sizeof display, a->display_name);
-	if (!r->line_id || !r->user || !r->domain || cred_set(&r->cred, a) != 0 ||
-	    asprintf(&r->from, "%s%s<sip:%s@%s>", display, *display ? " " : "", r->user, r->domain) < 0)
+	r->from = account_from(a);
+	if (!r->line_id || !r->user || !r->domain || !r->from || cred_set(&r->cred, a) != 0)
 		goto fail;
 	return r;
 fail:
@@ -696,22 +719,13 @@ static int send_register(struct sip_reg *r, enum sip_op op)
 	return 0;
 }
 
-/* RFC 3261 8.1.2: through an outbound proxy, the request carries the
- * server as a preloaded loose Route; the proxy relays it there. */
-static void set_route(struct sip_reg *r, const char *route)
-{
-	if (route && *route)
-		snprintf(r->route, sizeof r->route, "<sip:%s;lr%s>", route, tp_suffix(r->tp));
-	else
-		r->route[0] = '\0';
-}
 
 int sip_reg_register(struct sip_reg *r, const char *ip, int port,
 		     enum conf_transport tp, int expires, const char *route)
 {
 	netaddr_host(r->target, sizeof r->target, ip, port);
 	r->tp = tp;
-	set_route(r, route);
+	route_header(r->route, sizeof r->route, route, r->tp);
 	pin_url(r->proxy, sizeof r->proxy, r->target, tp);
 	r->expires = expires;
 	r->retried_423 = false;
@@ -836,6 +850,17 @@ void sip_set_incoming(struct sip *s, sip_incoming_cb *cb, void *ctx)
 	s->incoming_ctx = ctx;
 }
 
+/* The message's application/sdp body and its length, NULL none. */
+static const char *sdp_body(const sip_t *sip, size_t *len)
+{
+	*len = 0;
+	if (!sip || !sip->sip_payload || !sip->sip_content_type || !sip->sip_content_type->c_type ||
+	    strcasecmp(sip->sip_content_type->c_type, "application/sdp") != 0)
+		return NULL;
+	*len = sip->sip_payload->pl_len;
+	return sip->sip_payload->pl_data;
+}
+
 static void call_report(struct sip_call *c, enum sip_call_ev ev, int status, const char *phrase,
 			const sip_t *sip, bool remote)
 {
@@ -843,11 +868,7 @@ static void call_report(struct sip_call *c, enum sip_call_ev ev, int status, con
 		.ev = ev, .status = status, .phrase = phrase ? phrase : "",
 		.local = !sip || nta_sip_is_internal(sip), .remote = remote,
 	};
-	if (sip && sip->sip_payload && sip->sip_content_type && sip->sip_content_type->c_type &&
-	    strcasecmp(sip->sip_content_type->c_type, "application/sdp") == 0) {
-		i.sdp = sip->sip_payload->pl_data;
-		i.sdp_len = sip->sip_payload->pl_len;
-	}
+	i.sdp = sdp_body(sip, &i.sdp_len);
 	if (c->cb)
 		c->cb(c->ctx, &i);
 }
@@ -1040,11 +1061,7 @@ static void incoming_invite(struct sip *s, nua_handle_t *nh, const sip_t *sip)
 			.source_ip = ip,
 			.from = from,
 		};
-		if (sip->sip_payload && sip->sip_content_type && sip->sip_content_type->c_type &&
-		    strcasecmp(sip->sip_content_type->c_type, "application/sdp") == 0) {
-			in.sdp = sip->sip_payload->pl_data;
-			in.sdp_len = sip->sip_payload->pl_len;
-		}
+		in.sdp = sdp_body(sip, &in.sdp_len);
 		c->incoming = true;
 		c->nh = nh;
 		if (sip->sip_call_id)
@@ -1075,24 +1092,13 @@ struct sip_call *sip_call_invite(struct sip *s, const struct sip_account *a, con
 				 const char *ip, int port, enum conf_transport tp, const char *route,
 				 const char *sdp, sip_call_cb *cb, void *ctx)
 {
-	char addr[NETADDR_STR_MAX], proxy[128], rt[300], display[160] = "", params[CONF_ID_MAX + 24];
-	char domain[CONF_DOMAIN_MAX + 3], *from = NULL;
+	char addr[NETADDR_STR_MAX], proxy[128], rt[SIP_ROUTE_MAX], params[CONF_ID_MAX + 24], *from = NULL;
 	struct sip_call *c = call_new(s);
-	if (!c || sip_call_bind(c, a, cb, ctx) != 0)
+	if (!c || sip_call_bind(c, a, cb, ctx) != 0 || !(from = account_from(a)))
 		goto fail;
-	if (a->display_name && *a->display_name)
-		quote_display(display, sizeof display, a->display_name);
-	netaddr_host(domain, sizeof domain, a->domain, 0);
-	if (asprintf(&from, "%s%s<sip:%s@%s>", display, *display ? " " : "", a->user, domain) < 0) {
-		from = NULL;
-		goto fail;
-	}
 	netaddr_host(addr, sizeof addr, ip, port);
 	pin_url(proxy, sizeof proxy, addr, tp);
-	if (route && *route)
-		snprintf(rt, sizeof rt, "<sip:%s;lr%s>", route, tp_suffix(tp));
-	else
-		rt[0] = '\0';
+	route_header(rt, sizeof rt, route, tp);
 	snprintf(params, sizeof params, "line=%s%s", a->line_id, tp_suffix(tp));
 	char id[33];
 	random_id(id);
@@ -1151,7 +1157,7 @@ int sip_call_bye(struct sip_call *c)
 
 int sip_call_bye_via(struct sip_call *c, const char *ip, int port, enum conf_transport tp, const char *route)
 {
-	char addr[NETADDR_STR_MAX], proxy[128], rt[300], cseq[32];
+	char addr[NETADDR_STR_MAX], proxy[128], rt[SIP_ROUTE_MAX], cseq[32];
 	if (!c->call_id || !c->local || !c->remote || !c->target)
 		return -EINVAL;
 	/* The dialog's own handle is done with: its BYE failed. */
@@ -1159,10 +1165,7 @@ int sip_call_bye_via(struct sip_call *c, const char *ip, int port, enum conf_tra
 	end_call_handle(c, &c->bye_nh);
 	netaddr_host(addr, sizeof addr, ip, port);
 	pin_url(proxy, sizeof proxy, addr, tp);
-	if (route && *route)
-		snprintf(rt, sizeof rt, "<sip:%s;lr%s>", route, tp_suffix(tp));
-	else
-		rt[0] = '\0';
+	route_header(rt, sizeof rt, route, tp);
 	c->cseq += 2; /* above the INVITE's and the failed BYE's */
 	snprintf(cseq, sizeof cseq, "%lu BYE", (unsigned long)c->cseq);
 	c->bye_nh = nua_handle(c->sip->nua, c, SIPTAG_FROM_STR(c->local), SIPTAG_TO_STR(c->remote), TAG_END());
