@@ -15,6 +15,7 @@
 
 #include <event2/event.h>
 
+#include "agent.h"
 #include "call.h"
 #include "calls.h"
 #include "history.h"
@@ -190,10 +191,7 @@ static void view_as(const struct ocall *oc, enum call_state st, struct call_view
 	if (cl && (oc->m.phase != CP_NEW || !oc->m.outgoing) && oc->m.hop.server < cl->n_servers) {
 		const struct conf_server *sv = &cl->servers[oc->m.hop.server];
 		v->server_index = oc->m.hop.server;
-		snprintf(v->server_role, sizeof v->server_role, "%s",
-			 oc->m.hop.server == 0 ? "primary" : oc->m.hop.server == 1 ? "backup" : "backup");
-		if (oc->m.hop.server > 1)
-			snprintf(v->server_role, sizeof v->server_role, "backup%d", oc->m.hop.server);
+		agent_role_name(oc->m.hop.server, v->server_role, sizeof v->server_role);
 		v->server_host = sv->host;
 		v->server_port = sv->port ? sv->port : oc->m.hop.addr.port;
 		v->server_transport = conf_transport_name(sv->transport);
@@ -260,23 +258,31 @@ static void run_hook(struct calls *cs, const struct call_view *v)
 
 /* F.6: one event per state change, exactly one `closed`; the closed one
  * goes into the line's history too (one record per call: flash). */
+/* An event of KIND about the call as V shows it, with the CALL fields, to
+ * subscribers; KEEP: into the line's history too. */
+static void tell(struct ocall *oc, const struct call_view *v, const char *kind, const char *reason, bool keep)
+{
+	struct line_event e;
+	char from[LINE_DESC_MAX];
+	snprintf(from, sizeof from, "%s %s %s", oc->id, v->direction, oc->peer);
+	history_event(&e, time(NULL), oc->line, kind, from, v->state, reason);
+	e.call = v;
+	struct line *l = line_of(oc);
+	if (l)
+		line_publish(l, &e, keep);
+}
+
 static void publish(struct ocall *oc, enum call_state st)
 {
 	struct call_view v;
-	struct line_event e;
-	char from[LINE_DESC_MAX], reason[192];
+	char reason[192];
 	view_as(oc, st, &v);
-	snprintf(from, sizeof from, "%s %s %s", oc->id, v.direction, oc->peer);
 	if (st == CALL_CLOSED)
 		snprintf(reason, sizeof reason, "%d %s%s", oc->m.code, oc->m.reason,
 			 oc->answered ? "" : " (not answered)");
 	else
 		reason[0] = '\0';
-	history_event(&e, time(NULL), oc->line, "call", from, v.state, reason);
-	e.call = &v;
-	struct line *l = line_of(oc);
-	if (l)
-		line_publish(l, &e, st == CALL_CLOSED);
+	tell(oc, &v, "call", reason, st == CALL_CLOSED);
 	run_hook(oc->cs, &v);
 	log_info("%s: call %s %s %s%s%s", oc->line, oc->id, v.state, oc->peer, reason[0] ? ": " : "", reason);
 }
@@ -351,24 +357,16 @@ static void send_invite(struct ocall *oc, const struct call_action *x)
  * CALL fields; the state, and so the hook, stays. */
 static void media_changed(struct ocall *oc, const struct sdp_media *m)
 {
-	bool changed = !oc->has_media || strcmp(m->remote_addr, oc->media.remote_addr) != 0 ||
-		       m->remote_port != oc->media.remote_port || strcmp(m->codec, oc->media.codec) != 0 ||
-		       m->dir != oc->media.dir || m->dtmf != oc->media.dtmf;
-	bool was = oc->has_media;
+	bool changed = oc->has_media &&
+		       (strcmp(m->remote_addr, oc->media.remote_addr) != 0 || m->remote_port != oc->media.remote_port ||
+			strcmp(m->codec, oc->media.codec) != 0 || m->dir != oc->media.dir || m->dtmf != oc->media.dtmf);
 	oc->media = *m;
 	oc->has_media = true;
-	if (!was || !changed || oc->m.phase != CP_UP)
+	if (!changed || oc->m.phase != CP_UP)
 		return;
 	struct call_view v;
-	struct line_event e;
-	char from[LINE_DESC_MAX];
 	view(oc, &v);
-	snprintf(from, sizeof from, "%s %s %s", oc->id, v.direction, oc->peer);
-	history_event(&e, time(NULL), oc->line, "media", from, v.state, "");
-	e.call = &v;
-	struct line *l = line_of(oc);
-	if (l)
-		line_publish(l, &e, false);
+	tell(oc, &v, "media", "", false);
 	log_info("%s: call %s: media now %s %s:%d (%s)", oc->line, oc->id, m->codec, m->remote_addr,
 		 m->remote_port, sdp_dir_name(m->dir));
 }

@@ -64,6 +64,18 @@ void ctl_set_calls(struct calls *cs)
 	ctl_calls = cs;
 }
 
+/* A SERVER object, as LINE and CALL show it (RULES E): PORT 0 is null. */
+static json_object *server_json(int index, const char *role, const char *host, int port, const char *tp)
+{
+	json_object *sv = json_object_new_object();
+	json_object_object_add(sv, "index", json_object_new_int(index));
+	json_object_object_add(sv, "role", json_object_new_string(role));
+	json_object_object_add(sv, "host", json_object_new_string(host));
+	json_object_object_add(sv, "port", port ? json_object_new_int(port) : NULL);
+	json_object_object_add(sv, "transport", json_object_new_string(tp));
+	return sv;
+}
+
 static json_object *line_json(const struct line *l)
 {
 	struct line_status st;
@@ -72,13 +84,8 @@ static json_object *line_json(const struct line *l)
 	json_object_object_add(o, "id", json_object_new_string(st.id));
 	json_object_object_add(o, "state", json_object_new_string(st.state));
 	json_object_object_add(o, "registered", json_object_new_boolean(st.registered));
-	json_object *sv = json_object_new_object();
-	json_object_object_add(sv, "index", json_object_new_int(st.server_index));
-	json_object_object_add(sv, "role", json_object_new_string(st.server_role));
-	json_object_object_add(sv, "host", json_object_new_string(st.server_host));
-	json_object_object_add(sv, "port", st.server_port ? json_object_new_int(st.server_port) : NULL);
-	json_object_object_add(sv, "transport", json_object_new_string(st.server_transport));
-	json_object_object_add(o, "server", sv);
+	json_object_object_add(o, "server", server_json(st.server_index, st.server_role, st.server_host,
+							  st.server_port, st.server_transport));
 	json_object_object_add(o, "address", st.address ? json_object_new_string(st.address) : NULL);
 	json_object_object_add(o, "expires_in", json_object_new_int64(st.expires_in));
 	json_object_object_add(o, "failovers", json_object_new_int64(st.failovers));
@@ -131,16 +138,9 @@ static void call_fields(json_object *o, const struct call_view *v)
 	json_object_object_add(o, "direction", json_object_new_string(v->direction));
 	json_object_object_add(o, "state", json_object_new_string(v->state));
 	json_object_object_add(o, "peer", json_object_new_string(v->peer));
-	json_object *sv = NULL;
-	if (v->server_index >= 0) {
-		sv = json_object_new_object();
-		json_object_object_add(sv, "index", json_object_new_int(v->server_index));
-		json_object_object_add(sv, "role", json_object_new_string(v->server_role));
-		json_object_object_add(sv, "host", json_object_new_string(v->server_host));
-		json_object_object_add(sv, "port", v->server_port ? json_object_new_int(v->server_port) : NULL);
-		json_object_object_add(sv, "transport", json_object_new_string(v->server_transport));
-	}
-	json_object_object_add(o, "server", sv);
+	json_object_object_add(o, "server", v->server_index < 0 ? NULL
+						: server_json(v->server_index, v->server_role, v->server_host,
+							      v->server_port, v->server_transport));
 	json_object_object_add(o, "sip_call_id", json_object_new_string(v->sip_call_id));
 	json_object_object_add(o, "started", json_object_new_int64(v->started));
 	json_object_object_add(o, "answered", v->answered ? json_object_new_int64(v->answered) : NULL);
