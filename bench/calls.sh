@@ -49,18 +49,7 @@ SIPUAD_PID=$!
 fx_track_group "$SIPUAD_PID"
 wait_for 10 "line1 registered" sipuad_on line1 0 || fail "line1 not registered"
 
-poll20() { # like poll_ms, every 20 ms
-	local end=$(($(fx__now_ms) + $(fx__to_ms "$1")))
-	shift
-	while :; do
-		if "$@" >/dev/null 2>&1; then
-			echo $(($(fx__now_ms) - POLL_T0))
-			return 0
-		fi
-		(($(fx__now_ms) < end)) || return 1
-		sleep 0.02
-	done
-}
+POLL_STEP=0.02 # poll_ms (lib.sh): `calls` every 20 ms
 
 # to_primary: the primary up and answering, the line registered there
 to_primary() {
@@ -83,7 +72,7 @@ setup() {
 	esac
 	POLL_T0=$(fx__now_ms)
 	c=$(sipuad_call line1 7000) || fail "call ($1)"
-	t=$(poll20 15 sipuad_call_is "$c" .state established) || fail "$1: not established: $(sipuactl_j calls)"
+	t=$(poll_ms 15 sipuad_call_is "$c" .state established) || fail "$1: not established: $(sipuactl_j calls)"
 	sipuactl_j hangup "$c" >/dev/null
 	far_wait far 10 >/dev/null || fail "$1: the far end did not finish"
 	[[ $1 == silent ]] && kam_resume a
@@ -102,7 +91,7 @@ bye() {
 	kam_pause a
 	POLL_T0=$(fx__now_ms)
 	sipuactl_j hangup "$c" >/dev/null
-	t=$(poll20 15 far_done) || fail "bye: the far end never got it"
+	t=$(poll_ms 15 far_done) || fail "bye: the far end never got it"
 	far_wait far 2 >/dev/null || fail "bye: the far end's scenario failed"
 	kam_resume a
 	T=$t

@@ -1,8 +1,9 @@
 # bench/lib.sh - what the timing benchmarks share; sourced after
 # test/integration/lib.sh.
 
-# poll_ms TIMEOUT_S CMD...: runs CMD every 50 ms until it succeeds; prints
-# the milliseconds since POLL_T0 (set by the caller right after the fault).
+# poll_ms TIMEOUT_S CMD...: runs CMD every POLL_STEP s (default 0.05) until
+# it succeeds; prints the milliseconds since POLL_T0 (set by the caller
+# right after the fault).
 poll_ms() {
 	local end=$(($(fx__now_ms) + $(fx__to_ms "$1")))
 	shift
@@ -12,7 +13,7 @@ poll_ms() {
 			return 0
 		fi
 		(($(fx__now_ms) < end)) || return 1
-		sleep 0.05
+		sleep "${POLL_STEP:-0.05}"
 	done
 }
 
