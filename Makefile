@@ -12,7 +12,9 @@ BUILD      ?= build
 SAN        ?=
 
 WARN   = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes $(WERROR)
-PKGS   = sofia-sip-ua libevent libconfig sqlite3 json-c
+# openssl: tlsfiles.c checks the TLS files of a config (RULES G.5) with
+# the library Sofia-SIP's TLS itself uses.
+PKGS   = sofia-sip-ua libevent libconfig sqlite3 json-c openssl
 ifeq ($(SAN),1)
 SANFLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 endif
@@ -27,14 +29,17 @@ CLI_LIBS   := $(shell $(PKG_CONFIG) --libs json-c 2>/dev/null)
 # The pure modules: every line decision and its helpers. They link with
 # no library at all (no Sofia-SIP, libevent, SQLite, libconfig), which the
 # unit-pure binary below proves on every build.
-PURE_SRC   = agent.c agent_status.c addrlist.c netaddr.c backoff.c srv.c verdict.c call.c sdp.c rtpport.c
+PURE_SRC   = agent.c agent_status.c addrlist.c netaddr.c backoff.c srv.c verdict.c call.c sdp.c rtpport.c tlsdiag.c
 PURE_OBJ   = $(addprefix $(BUILD)/,$(PURE_SRC:.c=.o))
 # Modules of the daemon, except main (so unit tests can link the rest).
 DAEMON_SRC = config.c log.c loop.c sip.c resolver.c store.c history.c memtrim.c line.c lines.c ctl.c notify.c $(PURE_SRC)
 # The media hook (SPEC F); its own line, as other branches add to the list above.
 DAEMON_SRC += hook.c calls.c
+# SIP over TLS (SPEC G): the configured files, checked when a config loads,
+# and the certificate directory Sofia-SIP reads them from.
+DAEMON_SRC += tlsfiles.c tlsdir.c
 DAEMON_OBJ = $(addprefix $(BUILD)/,$(DAEMON_SRC:.c=.o))
-PURE_TESTS = main.c test_agent.c test_addrlist.c test_pure.c test_call.c test_sdp.c
+PURE_TESTS = main.c test_agent.c test_addrlist.c test_pure.c test_call.c test_sdp.c test_tlsdiag.c
 UNIT_SRC   = $(filter-out $(addprefix test/unit/,$(PURE_TESTS)),$(wildcard test/unit/*.c)) test/unit/main.c
 UNIT_OBJ   = $(addprefix $(BUILD)/unit/,$(notdir $(UNIT_SRC:.c=.o)))
 PURE_UNIT_OBJ = $(addprefix $(BUILD)/unit/,$(PURE_TESTS:.c=.o))

@@ -317,6 +317,7 @@ static void emit_register(struct agent *a, int64_t now, struct agent_actions *ou
 	x->server = a->server;
 	x->addr = a->cur;
 	snprintf(x->route, sizeof x->route, "%s", a->route);
+	snprintf(x->name, sizeof x->name, "%s", a->al.name);
 	x->tp = a->cfg.servers[a->server].transport;
 	x->expires = expires_for(a, a->server);
 	if (!is_last(a, a->server) || addrlist_left(&a->al) > 0)
@@ -802,6 +803,10 @@ static void send_probe(struct agent *a, int i, int64_t now, struct agent_actions
 	x->server = i;
 	x->addr = a->probe_addr;
 	snprintf(x->route, sizeof x->route, "%s", a->probe_route);
+	/* the hop's name: through proxies and for I.3 the list's, else the
+	 * primary's own host */
+	snprintf(x->name, sizeof x->name, "%s",
+		 a->cfg.n_proxies || a->probe_srv ? a->al.name : a->cfg.servers[i].host);
 	x->tp = a->cfg.servers[i].transport;
 	x->expires = expires_for(a, i);
 	a->probe = APB_SENT;
@@ -1168,6 +1173,14 @@ void agent_step(struct agent *a, const struct agent_event *ev, int64_t now, stru
 		start_register(a, next, now, next != from, true, AR_NEW, out);
 		break;
 	}
+	case AE_CONN_LOST:
+		/* G.4: as a heartbeat that went unanswered (A.6/A.7): register
+		 * again with the same server first */
+		if (!a->halted && a->state == AG_REGISTERED) {
+			a->deadline[AT_HB_ANSWER] = 0;
+			reverify(a, now, ev->phrase && *ev->phrase ? ev->phrase : "connection closed", out);
+		}
+		break;
 	case AE_REGISTER_NOW:
 		if (agent_command_ok(a, AE_REGISTER_NOW) == 0)
 			on_register_now(a, now, out);

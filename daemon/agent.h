@@ -83,6 +83,8 @@ enum agent_ev_kind {
 	AE_REQ_FAILED,     /* a call's INVITE or BYE found .server unavailable (F.2, F.4):
 			    * .server_down: the server said so (switch, as A.3), else
 			    * register again first (A.6); .phrase says what happened */
+	AE_CONN_LOST,      /* the TCP or TLS connection of the registered binding closed
+			    * (G.4): a missed heartbeat, at once; .phrase says which */
 	AE_MAX
 };
 
@@ -149,6 +151,8 @@ struct agent_action {
 	int server;                      /* AA_REGISTER, AA_PROBE, AA_ADOPT_PROBE */
 	struct netaddr addr;             /* AA_REGISTER, AA_PROBE */
 	char route[AGENT_ROUTE_MAX];     /* "" or "host[:port]" of the server behind a proxy */
+	char name[ADDRLIST_NAME_MAX];    /* AA_REGISTER, AA_PROBE: the hop's configured host,
+					  * which a TLS server must prove it is (G.2) */
 	enum conf_transport tp;
 	int expires;
 	bool release_old;                /* AA_ABANDON, AA_ADOPT_PROBE */

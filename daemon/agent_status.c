@@ -136,6 +136,7 @@ void agent_hop(const struct agent *a, struct line_hop *h)
 	h->budget_ms = agent_budget_ms(&a->cfg);
 	h->addr = a->cur;
 	snprintf(h->route, sizeof h->route, "%s", a->route);
+	snprintf(h->name, sizeof h->name, "%s", a->al.name);
 	h->tp = a->cfg.servers[a->server].transport;
 }
 

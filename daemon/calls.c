@@ -344,7 +344,7 @@ static void send_invite(struct ocall *oc, const struct call_action *x)
 	local_sdp(oc, addr, &loc);
 	oc->we_offered = true;
 	if (sdp_offer(sdp, sizeof sdp, &loc) != 0 ||
-	    !(oc->sc = sip_call_invite(oc->cs->sip, &a, oc->peer, x->hop.addr.ip, x->hop.addr.port, x->hop.tp,
+	    !(oc->sc = sip_call_invite(oc->cs->sip, &a, oc->peer, x->hop.addr.ip, x->hop.addr.port, x->hop.tp, x->hop.name,
 				       x->hop.route, sdp, sip_cb, oc))) {
 		struct call_event ev = { .kind = CE_FINAL, .status = 500, .local = true,
 					 .phrase = "cannot send the INVITE" };
@@ -419,7 +419,7 @@ static void bye(struct ocall *oc, const struct call_action *x)
 {
 	int rc = -EINVAL;
 	if (oc->sc)
-		rc = x->via ? sip_call_bye_via(oc->sc, x->hop.addr.ip, x->hop.addr.port, x->hop.tp, x->hop.route)
+		rc = x->via ? sip_call_bye_via(oc->sc, x->hop.addr.ip, x->hop.addr.port, x->hop.tp, x->hop.name, x->hop.route)
 			    : sip_call_bye(oc->sc);
 	if (rc != 0) {
 		struct call_event ev = { .kind = CE_BYE_DONE, .status = 481, .phrase = "no dialog to end" };

@@ -11,6 +11,8 @@
 
 #include <libconfig.h>
 
+#include "tlsfiles.h"
+
 #include "config.h"
 #include "ctl_proto.h"
 #include "netaddr.h"
@@ -76,10 +78,12 @@ static const char *const def_codecs[] = { "PCMU", "PCMA", "G722", "telephone-eve
 #define T1_MAX 5000
 #define T2_MAX 16000
 
-#ifdef SIPUAD_WITH_TLS
-#define HAVE_TLS true
-#else
+/* Sofia-SIP as Debian builds it has TLS (OpenSSL); a build against one
+ * without may define SIPUAD_NO_TLS, and "tls" is then refused here. */
+#ifdef SIPUAD_NO_TLS
 #define HAVE_TLS false
+#else
+#define HAVE_TLS true
 #endif
 
 static const char *const transport_names[CONF_TP_MAX] = {
@@ -740,9 +744,56 @@ static void fn_t2(struct ctx *x, const config_setting_t *s, const char *path, vo
 	want(x, s, path, CONFIG_TYPE_INT);
 }
 
+/* Where an error about sip.tls.NAME is reported: at the key when the file
+ * has it, else where TLS was asked for (sip.transports). */
+static const config_setting_t *tls_setting(const config_setting_t *sip, const char *name)
+{
+	const config_setting_t *t = config_setting_get_member(sip, "tls"), *k;
+	if (t && config_setting_is_group(t) && (k = config_setting_get_member(t, name)))
+		return k;
+	k = config_setting_get_member(sip, "transports");
+	return k ? k : sip;
+}
+
+/* RULES G.5: with "tls" in sip.transports the files must be usable now:
+ * a CA bundle, and a client certificate and its key together or neither. */
+static void check_tls(struct ctx *x, const config_setting_t *sip, const char *path, struct conf *c)
+{
+	char p[PATH_LEN], tls[PATH_LEN], why[512];
+	const char *e;
+	int which;
+
+	if (!c->transports[CONF_TP_TLS])
+		return;
+	if (c->port == 65535) { /* TLS listens on sip.port + 1 */
+		const config_setting_t *ps = config_setting_get_member(sip, "port");
+		path_member(p, sizeof(p), path, "port");
+		error_at(x, ps ? ps : sip, p, "65535 leaves no port for TLS (it listens on sip.port + 1)");
+	}
+	path_member(tls, sizeof(tls), path, "tls");
+	if ((e = tlsfiles_ca(c->tls.ca_file, why, sizeof(why)))) {
+		path_member(p, sizeof(p), tls, "ca_file");
+		error_at(x, tls_setting(sip, "ca_file"), p, "%s", e);
+	}
+	if (!*c->tls.certificate != !*c->tls.key) {
+		const char *have = *c->tls.certificate ? "certificate" : "key";
+		const char *miss = *c->tls.certificate ? "key" : "certificate";
+		path_member(p, sizeof(p), tls, miss);
+		error_at(x, tls_setting(sip, have), p, "required with sip.tls.%s", have);
+		return;
+	}
+	if (*c->tls.certificate &&
+	    (e = tlsfiles_pair(c->tls.certificate, c->tls.key, &which, why, sizeof(why)))) {
+		const char *k = which ? "key" : "certificate";
+		path_member(p, sizeof(p), tls, k);
+		error_at(x, tls_setting(sip, k), p, "%s", e);
+	}
+}
+
 static void sip_post(struct ctx *x, const config_setting_t *g, const char *path, void *base)
 {
 	struct conf *c = base;
+	check_tls(x, g, path, c);
 	const config_setting_t *s1 = config_setting_get_member(g, "t1");
 	const config_setting_t *s2 = config_setting_get_member(g, "t2");
 	char p[PATH_LEN];
@@ -1170,6 +1221,17 @@ static const struct key log_keys[] = {
 	{ .name = NULL }
 };
 
+/* SPEC G: sip.tls. The files are checked in sip_post (RULES G.5). */
+static const struct key tls_keys[] = {
+	{ .name = "ca_file", .kind = K_STR, .flags = F_NONEMPTY,
+	  .off = offsetof(struct conf, tls.ca_file), .len_max = CONF_PATH_MAX },
+	{ .name = "verify", .kind = K_BOOL, .off = offsetof(struct conf, tls.verify) },
+	{ .name = "certificate", .kind = K_STR, .off = offsetof(struct conf, tls.certificate),
+	  .len_max = CONF_PATH_MAX },
+	{ .name = "key", .kind = K_STR, .off = offsetof(struct conf, tls.key), .len_max = CONF_PATH_MAX },
+	{ .name = NULL }
+};
+
 static const struct key sip_keys[] = {
 	{ .name = "listen", .kind = K_STR, .flags = F_NONEMPTY,
 	  .off = offsetof(struct conf, listen), .check = check_ip },
@@ -1187,6 +1249,7 @@ static const struct key sip_keys[] = {
 	  .min = 1, .max = 60, .unit = "s" },
 	{ .name = "start_spread", .kind = K_INT, .off = offsetof(struct conf, start_spread),
 	  .min = 0, .max = 3600, .unit = "s; 0 = none" },
+	{ .name = "tls", .kind = K_GROUP, .sub = tls_keys },
 	{ .name = NULL }
 };
 
@@ -1229,6 +1292,10 @@ static void conf_defaults(struct ctx *x, struct conf *c)
 	c->resolv_conf = sdup(x, DEF_RESOLV_CONF);
 	c->dns_timeout = DEF_DNS_TIMEOUT;
 	c->start_spread = DEF_START_SPREAD;
+	c->tls.ca_file = sdup(x, CONF_TLS_CA_DEFAULT);
+	c->tls.verify = true;
+	c->tls.certificate = sdup(x, "");
+	c->tls.key = sdup(x, "");
 	c->media.address = sdup(x, DEF_MEDIA_ADDR);
 	c->media.rtp_lo = DEF_RTP_LO;
 	c->media.rtp_hi = DEF_RTP_HI;
@@ -1343,6 +1410,9 @@ void conf_free(struct conf *c)
 	free(c->listen);
 	free(c->user_agent);
 	free(c->resolv_conf);
+	free(c->tls.ca_file);
+	free(c->tls.certificate);
+	free(c->tls.key);
 	free(c->media.address);
 	for (i = 0; i < c->media.n_codecs; i++)
 		free(c->media.codecs[i]);
@@ -1481,6 +1551,12 @@ void conf_print(const struct conf *c, FILE *f)
 	print_kv_str(f, in, "resolv_conf", c->resolv_conf);
 	print_kv_int(f, in, "dns_timeout", c->dns_timeout);
 	print_kv_int(f, in, "start_spread", c->start_spread);
+	fprintf(f, "%stls = {\n", in);
+	print_kv_str(f, "    ", "ca_file", c->tls.ca_file);
+	print_kv_bool(f, "    ", "verify", c->tls.verify);
+	print_kv_str(f, "    ", "certificate", c->tls.certificate);
+	print_kv_str(f, "    ", "key", c->tls.key);
+	fprintf(f, "%s};\n", in);
 	fputs("};\n", f);
 
 	fputs("media = {\n", f);

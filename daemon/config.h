@@ -93,6 +93,16 @@ struct conf_media {
 	char *hook;             /* "" = none; else a path */
 };
 
+/* SPEC G: the UA's TLS settings, one set for every line (Sofia-SIP keeps
+ * them per stack, not per line). */
+#define CONF_TLS_CA_DEFAULT "/etc/ssl/certs/ca-certificates.crt"
+struct conf_tls {
+	char *ca_file;          /* PEM bundle a server's chain must lead to */
+	bool verify;            /* false: no check of chain, dates or name (a lab only) */
+	char *certificate;      /* "" = none; else our client certificate (PEM) */
+	char *key;              /* "" = none; its private key (PEM, no passphrase) */
+};
+
 struct conf {
 	char *file;                   /* path it was read from */
 	char *ctl_socket;
@@ -108,6 +118,7 @@ struct conf {
 	char *resolv_conf;
 	int dns_timeout;              /* s */
 	int start_spread;             /* s */
+	struct conf_tls tls;          /* used when transports[CONF_TP_TLS] */
 	struct conf_media media;
 	struct conf_line *lines;
 	int n_lines;

@@ -182,6 +182,14 @@ static void outcome_cb(void *ctx, const struct sip_outcome *o)
 		}
 		return;
 	}
+	if (o->op == SIP_OP_CONNECTION) {
+		/* G.4: only the line's own binding counts */
+		if (o->reg == l->main) {
+			ev.kind = AE_CONN_LOST;
+			feed(l, &ev);
+		}
+		return;
+	}
 	if (o->reg == l->probe && o->op == SIP_OP_REGISTER)
 		ev.req = AQ_PROBE;
 	else if (o->reg == l->main)
@@ -204,7 +212,7 @@ static void send_register(struct line *l, const struct agent_action *x, bool pro
 		if (!probe)
 			l->main_server = x->server;
 	}
-	if (!*slot || sip_reg_register(*slot, x->addr.ip, x->addr.port, x->tp, x->expires, x->route) != 0)
+	if (!*slot || sip_reg_register(*slot, x->addr.ip, x->addr.port, x->tp, x->name, x->expires, x->route) != 0)
 		failed_to_send(l, probe ? AQ_PROBE : AQ_REGISTER, "out of memory");
 }
 

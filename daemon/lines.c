@@ -174,6 +174,11 @@ static bool restart_needed(const struct conf *a, const struct conf *b, char *wha
 	DIFF(a->t2 != b->t2, "sip.t2");
 	DIFF(strcmp(a->resolv_conf, b->resolv_conf), "sip.resolv_conf");
 	DIFF(a->dns_timeout != b->dns_timeout, "sip.dns_timeout");
+	/* SPEC G: Sofia-SIP reads the TLS files once, when the stack binds */
+	DIFF(strcmp(a->tls.ca_file, b->tls.ca_file), "sip.tls.ca_file");
+	DIFF(a->tls.verify != b->tls.verify, "sip.tls.verify");
+	DIFF(strcmp(a->tls.certificate, b->tls.certificate), "sip.tls.certificate");
+	DIFF(strcmp(a->tls.key, b->tls.key), "sip.tls.key");
 #undef DIFF
 	return what[0] != '\0';
 }

@@ -1,4 +1,5 @@
 /* log.c - one sink for every log line of the process: syslog or stderr. */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,12 @@ static int n_secrets, cap_secrets;
 /* Sofia logs in fragments; its lines are assembled here before they are sent. */
 static char sofia_buf[LOG_LINE_MAX];
 static size_t sofia_len;
+/* log_sofia_tap(): the logs tapped carry &tap_mark as their stream; the
+ * line in sofia_buf came from one of them. */
+static int tap_mark;
+static bool sofia_tapped;
+static void (*tap_fn)(const char *line, void *arg);
+static void *tap_arg;
 
 /* Modules' own log objects: each is redirected, as an unredirected one
  * falls back to Sofia's default (stderr) behaviour. */
@@ -132,6 +139,12 @@ static enum log_level sofia_level(void)
 static void emit_sofia(const char *text)
 {
 	char line[sizeof sofia_buf + 8];
+	if (sofia_tapped) {
+		tap_fn(text, tap_arg);
+		/* raised for the tap only: what -d would not show stays out */
+		if (cur_level < LOG_LVL_DEBUG)
+			return;
+	}
 	snprintf(line, sizeof line, "sofia: %s", text);
 	emit(sofia_level(), line);
 }
@@ -139,7 +152,8 @@ static void emit_sofia(const char *text)
 /* Sofia calls this with pieces of lines; a line is complete at '\n'. */
 static void sofia_logger_cb(void *stream, char const *fmt, va_list ap)
 {
-	(void)stream;
+	if (sofia_len == 0)
+		sofia_tapped = stream == &tap_mark && tap_fn;
 	size_t room = sizeof sofia_buf - sofia_len;
 	int n = vsnprintf(sofia_buf + sofia_len, room, fmt, ap);
 	if (n < 0)
@@ -178,6 +192,21 @@ void log_redirect_sofia(void)
 		 * level 5 when Timer K fires (ASan). tport's message trace
 		 * shows every request sent and received all the same. */
 		su_log_set_level(logs[i], logs[i] == nta_log && level > 4 ? 4 : level);
+	}
+}
+
+void log_sofia_tap(void (*tap)(const char *line, void *arg), void *arg)
+{
+	tap_fn = tap;
+	tap_arg = arg;
+	su_log_t *logs[] = { nta_log, tport_log };
+	for (size_t i = 0; i < sizeof logs / sizeof logs[0]; i++) {
+		su_log_redirect(logs[i], sofia_logger_cb, tap ? &tap_mark : NULL);
+		/* nta's failed request speaks at 3, tport's certificate
+		 * check at 3 and its connections' closes at 5 */
+		unsigned want = logs[i] == tport_log ? 5 : 3;
+		if (tap && logs[i]->log_level < want)
+			su_log_set_level(logs[i], want);
 	}
 }
 

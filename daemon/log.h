@@ -12,6 +12,13 @@ void log_set_level(enum log_level level);
 enum log_level log_get_level(void);
 /* Route Sofia-SIP's own logs (su, nua, nta, tport) into ours. */
 void log_redirect_sofia(void);
+/* Every line of Sofia's nta and tport logs also goes to TAP (sip.c learns
+ * there why a TLS connection failed and which connections closed, RULES
+ * G.3, G.4); nta's log is raised to level 3 for it, tport's to 5. Below -d their lines are then not printed: the tap's
+ * lines are not the operator's, and Sofia does not say which line has
+ * which level (its level-1 lines of these two logs are lost with them).
+ * NULL removes the tap (levels stay). */
+void log_sofia_tap(void (*tap)(const char *line, void *arg), void *arg);
 /* Any later log line containing SECRET prints it as ********.  Passwords
  * are registered here when the config is loaded, as a last line of defence. */
 void log_add_secret(const char *secret);

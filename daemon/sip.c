@@ -1,6 +1,7 @@
 /* sip.c - the only file that speaks nua: the stack, pinned handles, outcome classification. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +23,7 @@
 #include <sofia-sip/msg_header.h>
 #include <sofia-sip/su_tag.h>
 #include <sofia-sip/tport_tag.h>
+#include <sofia-sip/tport.h>
 #include <sofia-sip/url.h>
 #include <sofia-sip/su_wait.h>
 
@@ -29,6 +31,8 @@
 #include "loop.h"
 #include "netaddr.h"
 #include "sip.h"
+#include "tlsdiag.h"
+#include "tlsdir.h"
 
 /* nua keeps its own keepalives and NAT probing unless told not to: the
  * heartbeat is ours (RULES A.7), and a registration must not move by itself. */
@@ -39,6 +43,14 @@
 #define SIP_STALE_MAX 3
 /* A preloaded Route header "<sip:HOST:PORT;lr;transport=T>" (route_header). */
 #define SIP_ROUTE_MAX 300
+/* A pinned next hop (pin_url): "sip:NAME:PORT;transport=tls;maddr=IP". */
+#define SIP_PIN_MAX (CONF_HOST_MAX + NETADDR_STR_MAX + 48)
+/* Connection closes noticed within one loop turn; more are rare (each is
+ * a server's connection), and one dropped only waits for the heartbeat. */
+#define SIP_LOST_MAX 8
+/* RULES G.2: certificates between the server's and a trusted CA's (a
+ * public CA's chain has one or two; Sofia's default, 2, counts the root). */
+#define SIP_TLS_DEPTH 4
 
 struct sip {
 	nua_t *nua;
@@ -55,6 +67,19 @@ struct sip {
 	void *done_arg;
 	sip_incoming_cb *incoming;
 	void *incoming_ctx;
+	/* SPEC G: TLS is bound; why handshakes failed (tlsdiag.h) */
+	bool tls;
+	bool tls_bound;         /* tport said its TLS context is up */
+	struct tlsdiag diag;
+	/* G.4: connections tport closed (sofia_tap), reported to the bindings
+	 * that use them from conn_timer, outside Sofia's call */
+	struct {
+		enum conf_transport tp;
+		char addr[NETADDR_STR_MAX];
+	} lost[SIP_LOST_MAX];
+	int n_lost;
+	su_timer_t *conn_timer;
+	struct sip_reg *regs;   /* every binding, for G.4 */
 };
 
 /* A handle's magic is a binding or a call: both start with their kind. */
@@ -96,6 +121,8 @@ struct sip_cred {
 struct sip_reg {
 	enum sip_kind kind;
 	struct sip *sip;
+	struct sip_reg *next;   /* in sip->regs */
+	bool up;                /* its last REGISTER got a 2xx: it lives on its connection (G.4) */
 	nua_handle_t *nh;       /* the REGISTER or un-REGISTER in flight, or NULL */
 	enum sip_op nh_op;      /* ... which of the two */
 	struct sip_xmit nh_x;
@@ -109,7 +136,7 @@ struct sip_reg {
 	int server;             /* ;srv= of our Contact */
 	enum conf_transport tp;
 	char target[NETADDR_STR_MAX]; /* IP:PORT in use */
-	char proxy[128];        /* the pinned next hop as a SIP URI */
+	char proxy[SIP_PIN_MAX]; /* the pinned next hop as a SIP URI */
 	char ping_target[NETADDR_STR_MAX];
 	char route[SIP_ROUTE_MAX]; /* preloaded Route to the server through a proxy, "" none */
 	char *from;
@@ -123,14 +150,34 @@ struct sip_reg {
 
 /* Facts only: what came back, and whether our own stack made it up (the
  * agent's verdict.c says what it means). */
+/* RULES G.3: a request over TLS that our own stack failed says why the
+ * connection failed, when tport said so: "TLS: certificate has expired". */
+static const char *tls_words(struct sip *s, const char *ip, int port, const char *phrase, char *buf,
+			     size_t size)
+{
+	char w[TLSDIAG_WORDS_MAX];
+	if (!s->tls || !tlsdiag_take(&s->diag, ip, port, w, sizeof w))
+		return phrase;
+	snprintf(buf, size, "TLS: %s", w);
+	return buf;
+}
+
 static void outcome(struct sip_reg *r, enum sip_op op, int status, const char *phrase,
 		    const sip_t *sip, int expires)
 {
+	char words[TLSDIAG_WORDS_MAX + 8];
+	bool local = !sip || nta_sip_is_internal(sip);
+	if (local && status >= 300 && r->tp == CONF_TP_TLS && op != SIP_OP_CONNECTION) {
+		char ip[NETADDR_IP_MAX];
+		int port;
+		if (netaddr_split(op == SIP_OP_OPTIONS ? r->ping_target : r->target, ip, sizeof ip, &port) == 0)
+			phrase = tls_words(r->sip, ip, port, phrase ? phrase : "", words, sizeof words);
+	}
 	struct sip_outcome o = {
 		.reg = r,
 		.op = op,
 		.status = status,
-		.local = !sip || nta_sip_is_internal(sip),
+		.local = local,
 		.phrase = phrase ? phrase : "",
 		.expires = expires,
 		.retry_after = sip && sip->sip_retry_after ? (int)sip->sip_retry_after->af_delta : 0,
@@ -345,6 +392,7 @@ static void reg_response(struct sip_reg *r, int status, const char *phrase, cons
 	int expires = 0;
 	if (status < 300 && op == SIP_OP_REGISTER && sip)
 		expires = granted_expires(r, sip);
+	r->up = status < 300 && op == SIP_OP_REGISTER;
 	/* The handle goes after the outcome: the response and its phrase are
 	 * freed with it, and the callback may free R or start the next
 	 * request on it. */
@@ -446,10 +494,95 @@ static void route_header(char *buf, size_t size, const char *route, enum conf_tr
 		buf[0] = '\0';
 }
 
-/* The numeric next hop nta is pinned to: "sip:IP:PORT;transport=T". */
-static void pin_url(char *buf, size_t size, const char *target, enum conf_transport tp)
+/* The numeric next hop nta is pinned to: "sip:IP:PORT;transport=T".
+ * Over TLS the hop's configured NAME stays the URI's host and the address
+ * goes to maddr ("sip:NAME:PORT;transport=tls;maddr=IP"): nta connects to
+ * maddr, and tport checks the server's certificate against the host
+ * (RULES G.2). With the IP as host it would check the IP. */
+static void pin_url(char *buf, size_t size, const char *ip, int port, enum conf_transport tp,
+		    const char *name)
 {
-	snprintf(buf, size, "sip:%s;transport=%s", target, tp_param(tp));
+	char hp[CONF_HOST_MAX + 16], m[NETADDR_STR_MAX]; /* "[name]:65535" */
+	if (tp == CONF_TP_TLS && name && *name && !netaddr_same_ip(name, ip)) {
+		netaddr_host(hp, sizeof hp, name, port);
+		netaddr_host(m, sizeof m, ip, 0);
+		snprintf(buf, size, "sip:%s;transport=tls;maddr=%s", hp, m);
+		return;
+	}
+	netaddr_host(hp, sizeof hp, ip, port);
+	snprintf(buf, size, "sip:%s;transport=%s", hp, tp_param(tp));
+}
+
+static void outcome(struct sip_reg *r, enum sip_op op, int status, const char *phrase,
+		    const sip_t *sip, int expires);
+
+/* RULES G.4: report each closed connection to the registered bindings on
+ * it, as a missed heartbeat (the line decides). A report may free any
+ * binding, so the list is walked again after each. */
+static void conn_report(su_root_magic_t *m, su_timer_t *t, su_timer_arg_t *arg)
+{
+	(void)m;
+	(void)t;
+	struct sip *s = arg;
+	for (int i = 0; i < s->n_lost; i++) {
+		char why[NETADDR_STR_MAX + 32];
+		snprintf(why, sizeof why, "connection to %s closed", s->lost[i].addr);
+		for (int guard = 0; guard <= CONF_LINES_MAX * CONF_SERVERS_MAX; guard++) {
+			struct sip_reg *r = s->regs;
+			while (r && !(r->up && r->tp == s->lost[i].tp && strcmp(r->target, s->lost[i].addr) == 0))
+				r = r->next;
+			if (!r)
+				break;
+			r->up = false;
+			log_debug("sip: %s: %s", r->line_id, why);
+			outcome(r, SIP_OP_CONNECTION, 0, why, NULL, 0);
+		}
+	}
+	s->n_lost = 0;
+}
+
+/* tport's "tport_close(0x..): tcp/IP:PORT/sip" (1.12.11, level 5): a
+ * connection of ours closed, whoever closed it. */
+static void conn_closed(struct sip *s, const char *line)
+{
+	const char *p = strstr(line, "): ");
+	enum conf_transport tp;
+	if (strncmp(line, "tport_close(", 12) != 0 || !p)
+		return;
+	p += 3;
+	if (strncmp(p, "tcp/", 4) == 0)
+		tp = CONF_TP_TCP;
+	else if (strncmp(p, "tls/", 4) == 0)
+		tp = CONF_TP_TLS;
+	else
+		return;
+	p += 4;
+	char hp[NETADDR_STR_MAX], ip[NETADDR_IP_MAX];
+	int port;
+	size_t n = strcspn(p, ";/");
+	if (n >= sizeof hp)
+		return;
+	memcpy(hp, p, n);
+	hp[n] = '\0';
+	if (netaddr_split(hp, ip, sizeof ip, &port) != 0 || port == 0 || s->n_lost == SIP_LOST_MAX)
+		return;
+	s->lost[s->n_lost].tp = tp;
+	netaddr_host(s->lost[s->n_lost].addr, sizeof s->lost[s->n_lost].addr, ip, port);
+	s->n_lost++;
+	if (s->conn_timer) /* reported outside Sofia's own call */
+		su_timer_set(s->conn_timer, conn_report, s);
+}
+
+/* Every line of tport's and nta's logs (log_sofia_tap). */
+static void sofia_tap(const char *line, void *arg)
+{
+	struct sip *s = arg;
+	if (s->tls) {
+		tlsdiag_line(&s->diag, line);
+		if (strstr(line, "tls context initialized"))
+			s->tls_bound = true;
+	}
+	conn_closed(s, line);
 }
 
 int sip_init(struct sip **out, struct loop *loop, const struct conf *c)
@@ -461,27 +594,46 @@ int sip_init(struct sip **out, struct loop *loop, const struct conf *c)
 	s->end_fd = -1;
 	s->t1_ms = c->t1;
 
-	/* One bind URL per transport asked for; port 0 lets the kernel pick. */
-	char host[80], port[16], url[160];
+	/* One bind URL for udp and tcp, one for tls; port 0 lets the kernel
+	 * pick. TLS listens on sip.port + 1 (5061 beside 5060). */
+	char host[80], port[16], tls_port[16], url[160] = "", sips[160] = "", dir[PATH_MAX] = "";
 	netaddr_host(host, sizeof host, c->listen, 0);
-	if (c->port)
-		snprintf(port, sizeof port, "%d", c->port);
-	else
-		snprintf(port, sizeof port, "*");
-	int n_tp = 0;
-	enum conf_transport only = CONF_TP_UDP;
-	for (int t = 0; t < CONF_TP_MAX; t++)
-		if (c->transports[t]) {
-			n_tp++;
-			only = (enum conf_transport)t;
+	snprintf(port, sizeof port, c->port ? "%d" : "*", c->port);
+	snprintf(tls_port, sizeof tls_port, c->port ? "%d" : "*", c->port + 1);
+	bool udp = c->transports[CONF_TP_UDP], tcp = c->transports[CONF_TP_TCP];
+	if (udp || tcp)
+		snprintf(url, sizeof url, "sip:%s:%s%s", host, port,
+			 udp && tcp ? "" : udp ? ";transport=udp" : ";transport=tcp");
+	s->tls = c->transports[CONF_TP_TLS];
+	if (s->tls) {
+		char err[PATH_MAX + 128];
+		snprintf(sips, sizeof sips, "sips:%s:%s", host, tls_port);
+		if (tlsdir_make(&c->tls, dir, sizeof dir, err, sizeof err) != 0) {
+			log_error("sip: TLS: %s", err);
+			free(s);
+			return -EIO;
 		}
-	if (n_tp == 1)
-		snprintf(url, sizeof url, "sip:%s:%s;transport=%s", host, port, tp_param(only));
-	else
-		snprintf(url, sizeof url, "sip:%s:%s", host, port);
+	}
+	/* tport's and nta's lines tell why TLS failed (G.3) and which
+	 * connections closed (G.4) */
+	log_sofia_tap(sofia_tap, s);
+	s->conn_timer = su_timer_create(su_root_task(loop_root(loop)), 1); /* 0 is refused */
 
 	s->nua = nua_create(loop_root(loop), nua_cb, s,
-			    NUTAG_URL(url),
+			    TAG_IF(url[0], NUTAG_URL(url)),
+			    TAG_IF(s->tls, NUTAG_SIPS_URL(sips)),
+			    TAG_IF(s->tls, NUTAG_CERTIFICATE_DIR(dir)),
+			    /* RULES G.2: the chain, its dates and the server's
+			     * name (pin_url puts it in the URI) are checked on
+			     * our connections only: our own port asks no client
+			     * for a certificate */
+			    TAG_IF(s->tls, TPTAG_TLS_VERIFY_POLICY(c->tls.verify ? TPTLS_VERIFY_SUBJECTS_OUT
+										: TPTLS_VERIFY_NONE)),
+			    TAG_IF(s->tls, TPTAG_TLS_VERIFY_DATE(c->tls.verify)),
+			    TAG_IF(s->tls, TPTAG_TLS_VERIFY_DEPTH(SIP_TLS_DEPTH)),
+			    /* G.4: a request waiting on a connection that closes
+			     * fails at once (nta's default waits for its timer) */
+			    TPTAG_SDWN_ERROR(1),
 			    SIPTAG_USER_AGENT_STR(c->user_agent),
 			    NTATAG_SIP_T1((unsigned)c->t1),
 			    NTATAG_SIP_T2((unsigned)c->t2),
@@ -521,12 +673,21 @@ int sip_init(struct sip **out, struct loop *loop, const struct conf *c)
 			     * never travel; log.c masks them anyway) */
 			    TPTAG_LOG(log_get_level() >= LOG_LVL_DEBUG),
 			    TAG_NULL());
+	tlsdir_remove(dir); /* read once, at the bind: the key's copy goes now */
+	if (s->nua && s->tls && !s->tls_bound) {
+		log_error("sip: TLS could not be set up from sip.tls (Sofia-SIP built without TLS?)");
+		nua_destroy(s->nua);
+		s->nua = NULL;
+	}
 	if (!s->nua) {
-		log_error("sip: cannot listen on %s (address not local, or port in use?)", url);
+		log_error("sip: cannot listen on %s%s%s (address not local, or port in use?)", url,
+			  url[0] && sips[0] ? " and " : "", sips);
+		log_sofia_tap(NULL, NULL);
+		su_timer_destroy(s->conn_timer);
 		free(s);
 		return -EADDRINUSE;
 	}
-	log_info("sip: listening on %s", url);
+	log_info("sip: listening on %s%s%s", url, url[0] && sips[0] ? " and " : "", sips);
 	/* learn_sent_by: the answer comes back through the root in a few
 	 * turns; waited for here (bounded) so that the lines' first REGISTERs
 	 * can be ended too (RULES I.2) */
@@ -554,6 +715,8 @@ void sip_free(struct sip *s)
 		return;
 	if (s->nua)
 		nua_destroy(s->nua);
+	log_sofia_tap(NULL, NULL);
+	su_timer_destroy(s->conn_timer);
 	if (s->end_fd >= 0)
 		close(s->end_fd);
 	free(s);
@@ -655,6 +818,8 @@ struct sip_reg *sip_reg_new(struct sip *s, const struct sip_account *a, int serv
 	new_call_id(r);
 	r->cb = cb;
 	r->ctx = ctx;
+	r->next = s->regs;
+	s->regs = r;
 	r->line_id = strdup(a->line_id);
 	r->user = strdup(a->user);
 	r->domain = host_part(a->domain);
@@ -720,13 +885,14 @@ static int send_register(struct sip_reg *r, enum sip_op op)
 }
 
 
-int sip_reg_register(struct sip_reg *r, const char *ip, int port,
-		     enum conf_transport tp, int expires, const char *route)
+int sip_reg_register(struct sip_reg *r, const char *ip, int port, enum conf_transport tp,
+		     const char *name, int expires, const char *route)
 {
 	netaddr_host(r->target, sizeof r->target, ip, port);
 	r->tp = tp;
+	r->up = false; /* until its 2xx (G.4) */
 	route_header(r->route, sizeof r->route, route, r->tp);
-	pin_url(r->proxy, sizeof r->proxy, r->target, tp);
+	pin_url(r->proxy, sizeof r->proxy, ip, port, tp, name);
 	r->expires = expires;
 	r->retried_423 = false;
 	if (r->renew) /* the registrar holds no binding made through the old one */
@@ -739,6 +905,7 @@ int sip_reg_unregister(struct sip_reg *r)
 {
 	if (!r->proxy[0])
 		return -EINVAL;
+	r->up = false; /* no longer the line's: its connection may go (G.4) */
 	return send_register(r, SIP_OP_UNREGISTER);
 }
 
@@ -761,10 +928,10 @@ static void ping_expired(su_root_magic_t *m, su_timer_t *t, su_timer_arg_t *arg)
 
 int sip_reg_options(struct sip_reg *r, const char *ip, int port, enum conf_transport tp)
 {
-	char proxy[128], ruri[300], call_id[33];
+	char proxy[SIP_PIN_MAX], ruri[300], call_id[33];
 	if (ip) {
 		netaddr_host(r->ping_target, sizeof r->ping_target, ip, port);
-		pin_url(proxy, sizeof proxy, r->ping_target, tp);
+		pin_url(proxy, sizeof proxy, ip, port, tp, NULL);
 	} else {
 		if (!r->proxy[0])
 			return -EINVAL;
@@ -810,6 +977,11 @@ void sip_reg_free(struct sip_reg *r)
 {
 	if (!r)
 		return;
+	for (struct sip_reg **p = &r->sip->regs; *p; p = &(*p)->next)
+		if (*p == r) {
+			*p = r->next;
+			break;
+		}
 	ping_end(r);
 	xmit_end(r->sip, &r->nh_x);
 	end_handle(r->sip, r->nh);
@@ -842,7 +1014,18 @@ struct sip_call {
 	uint32_t cseq;
 	struct sip_xmit bye_x;   /* the BYE on bye_nh */
 	enum conf_transport bye_tp;
+	/* where its last request went: a TLS failure there is told in words */
+	char hop_ip[NETADDR_IP_MAX];
+	int hop_port;
+	enum conf_transport hop_tp;
 };
+
+static void call_hop(struct sip_call *c, const char *ip, int port, enum conf_transport tp)
+{
+	snprintf(c->hop_ip, sizeof c->hop_ip, "%s", ip);
+	c->hop_port = port;
+	c->hop_tp = tp;
+}
 
 void sip_set_incoming(struct sip *s, sip_incoming_cb *cb, void *ctx)
 {
@@ -864,10 +1047,13 @@ static const char *sdp_body(const sip_t *sip, size_t *len)
 static void call_report(struct sip_call *c, enum sip_call_ev ev, int status, const char *phrase,
 			const sip_t *sip, bool remote)
 {
+	char words[TLSDIAG_WORDS_MAX + 8];
 	struct sip_call_info i = {
 		.ev = ev, .status = status, .phrase = phrase ? phrase : "",
 		.local = !sip || nta_sip_is_internal(sip), .remote = remote,
 	};
+	if (i.local && status >= 300 && c->hop_tp == CONF_TP_TLS)
+		i.phrase = tls_words(c->sip, c->hop_ip, c->hop_port, i.phrase, words, sizeof words);
 	i.sdp = sdp_body(sip, &i.sdp_len);
 	if (c->cb)
 		c->cb(c->ctx, &i);
@@ -1089,15 +1275,15 @@ int sip_call_bind(struct sip_call *c, const struct sip_account *a, sip_call_cb *
 }
 
 struct sip_call *sip_call_invite(struct sip *s, const struct sip_account *a, const char *target,
-				 const char *ip, int port, enum conf_transport tp, const char *route,
-				 const char *sdp, sip_call_cb *cb, void *ctx)
+				 const char *ip, int port, enum conf_transport tp, const char *name,
+				 const char *route, const char *sdp, sip_call_cb *cb, void *ctx)
 {
-	char addr[NETADDR_STR_MAX], proxy[128], rt[SIP_ROUTE_MAX], params[CONF_ID_MAX + 24], *from = NULL;
+	char proxy[SIP_PIN_MAX], rt[SIP_ROUTE_MAX], params[CONF_ID_MAX + 24], *from = NULL;
 	struct sip_call *c = call_new(s);
 	if (!c || sip_call_bind(c, a, cb, ctx) != 0 || !(from = account_from(a)))
 		goto fail;
-	netaddr_host(addr, sizeof addr, ip, port);
-	pin_url(proxy, sizeof proxy, addr, tp);
+	call_hop(c, ip, port, tp);
+	pin_url(proxy, sizeof proxy, ip, port, tp, name);
 	route_header(rt, sizeof rt, route, tp);
 	snprintf(params, sizeof params, "line=%s%s", a->line_id, tp_suffix(tp));
 	char id[33];
@@ -1155,16 +1341,17 @@ int sip_call_bye(struct sip_call *c)
 	return 0;
 }
 
-int sip_call_bye_via(struct sip_call *c, const char *ip, int port, enum conf_transport tp, const char *route)
+int sip_call_bye_via(struct sip_call *c, const char *ip, int port, enum conf_transport tp, const char *name,
+		     const char *route)
 {
-	char addr[NETADDR_STR_MAX], proxy[128], rt[SIP_ROUTE_MAX], cseq[32];
+	char proxy[SIP_PIN_MAX], rt[SIP_ROUTE_MAX], cseq[32];
 	if (!c->call_id || !c->local || !c->remote || !c->target)
 		return -EINVAL;
 	/* The dialog's own handle is done with: its BYE failed. */
 	end_call_handle(c, &c->nh);
 	end_call_handle(c, &c->bye_nh);
-	netaddr_host(addr, sizeof addr, ip, port);
-	pin_url(proxy, sizeof proxy, addr, tp);
+	call_hop(c, ip, port, tp);
+	pin_url(proxy, sizeof proxy, ip, port, tp, name);
 	route_header(rt, sizeof rt, route, tp);
 	c->cseq += 2; /* above the INVITE's and the failed BYE's */
 	snprintf(cseq, sizeof cseq, "%lu BYE", (unsigned long)c->cseq);

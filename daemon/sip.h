@@ -12,7 +12,9 @@ struct loop;
 struct sip;
 struct sip_reg;
 
-enum sip_op { SIP_OP_REGISTER, SIP_OP_UNREGISTER, SIP_OP_OPTIONS, SIP_OP_MAX };
+/* SIP_OP_CONNECTION: no request; the TCP or TLS connection a registered
+ * binding uses was closed (FIN or RST, RULES G.4), status 0, local. */
+enum sip_op { SIP_OP_REGISTER, SIP_OP_UNREGISTER, SIP_OP_OPTIONS, SIP_OP_CONNECTION, SIP_OP_MAX };
 
 /* One final outcome of a request on a registration handle: facts only
  * (what it means is verdict.c's to say). */
@@ -53,14 +55,16 @@ struct sip_reg *sip_reg_new(struct sip *s, const struct sip_account *a, int serv
  * a second. A binding whose REGISTER failed gets a new one. */
 void sip_reg_set_call_id(struct sip_reg *r, const char *call_id);
 const char *sip_reg_call_id(const struct sip_reg *r);
-/* REGISTER to IP:PORT over TP asking for EXPIRES s (a refresh is the same
+/* REGISTER to IP:PORT over TP asking for EXPIRES s; NAME is the hop's
+ * configured host, which a TLS server's certificate must name (RULES
+ * G.2; NULL or "" for the IP) (a refresh is the same
  * call again: the caller decides when; a 423 is retried once with the
  * registrar's Min-Expires, a challenge answered once). ROUTE
  * ("host[:port]", NULL or "" for none): IP:PORT is an outbound proxy and
  * the request carries Route: <sip:ROUTE;lr> to the server (so do the
  * un-REGISTER and OPTIONS of this binding). */
-int sip_reg_register(struct sip_reg *r, const char *ip, int port,
-		     enum conf_transport tp, int expires, const char *route);
+int sip_reg_register(struct sip_reg *r, const char *ip, int port, enum conf_transport tp,
+		     const char *name, int expires, const char *route);
 /* un-REGISTER (Expires: 0) this binding at its current target. */
 int sip_reg_unregister(struct sip_reg *r);
 /* OPTIONS to the target of the last sip_reg_register() (or to IP:PORT/TP
@@ -112,11 +116,11 @@ struct sip_incoming {
 typedef int sip_incoming_cb(void *ctx, struct sip_call *c, const struct sip_incoming *in);
 void sip_set_incoming(struct sip *s, sip_incoming_cb *cb, void *ctx);
 
-/* INVITE TARGET (a SIP URI) as account A through IP:PORT over TP (ROUTE as
- * for REGISTER: an outbound proxy relays it to the server) offering SDP. */
+/* INVITE TARGET (a SIP URI) as account A through IP:PORT over TP (NAME and
+ * ROUTE as for REGISTER: an outbound proxy relays it to the server) offering SDP. */
 struct sip_call *sip_call_invite(struct sip *s, const struct sip_account *a, const char *target,
-				 const char *ip, int port, enum conf_transport tp, const char *route,
-				 const char *sdp, sip_call_cb *cb, void *ctx);
+				 const char *ip, int port, enum conf_transport tp, const char *name,
+				 const char *route, const char *sdp, sip_call_cb *cb, void *ctx);
 /* An incoming call is the line's: its events go to CB, challenges to our
  * BYE are answered with A's credentials. */
 int sip_call_bind(struct sip_call *c, const struct sip_account *a, sip_call_cb *cb, void *ctx);
@@ -127,7 +131,8 @@ int sip_call_respond(struct sip_call *c, int status, const char *sdp);
 int sip_call_bye(struct sip_call *c);
 /* BYE through IP:PORT over TP (ROUTE: via an outbound proxy) instead of
  * the dialog's route set: the server the call went through is gone (F.4). */
-int sip_call_bye_via(struct sip_call *c, const char *ip, int port, enum conf_transport tp, const char *route);
+int sip_call_bye_via(struct sip_call *c, const char *ip, int port, enum conf_transport tp, const char *name,
+		     const char *route);
 const char *sip_call_sip_id(const struct sip_call *c);
 /* Drop the call's handles: no callback for it runs afterwards. */
 void sip_call_free(struct sip_call *c);

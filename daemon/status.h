@@ -85,6 +85,7 @@ struct line_hop {
 	int budget_ms;               /* retry_count transmissions on the T1 schedule */
 	struct netaddr addr;
 	char route[LINE_ROUTE_MAX];  /* "" or "host[:port]" of the server behind a proxy */
+	char name[LINE_ROUTE_MAX];   /* the hop's configured host (a TLS server must be it, G.2) */
 	enum conf_transport tp;
 };
 

@@ -435,6 +435,29 @@ TEST(test_A6_A7_options_failure_reregisters_same_server_first)
 	return 0;
 }
 
+/* RULES G.4: the TCP or TLS connection of the registration closed: a
+ * heartbeat missed at once, whenever the next OPTIONS is due; while not
+ * registered it changes nothing (the request in flight fails by itself). */
+TEST(test_G4_connection_lost_is_a_missed_heartbeat_at_once)
+{
+	struct h h;
+	up_on_primary(&h, 2);
+	CHECK(h.a.deadline[AT_HEARTBEAT] - h.now > 1000); /* not due yet */
+	h.out.n = 0;
+	struct agent_event e = { .kind = AE_CONN_LOST, .phrase = "connection to 192.0.2.1:5061 closed" };
+	step(&h, &e);
+	CHECK(registered_to(&h, 0)); /* the same server first (A.6) */
+	CHECK(!find_pub(&h, AP_FAILOVER));
+	CHECK(strstr(h.a.error_reason, "192.0.2.1:5061 closed"));
+	h.out.n = 0;
+	step(&h, &e); /* registering: nothing more */
+	CHECK_INT(h.out.n, 0);
+	ev(&h, AE_REG, VERDICT_UNREACHABLE, 503); /* the server is gone: the backup */
+	CHECK(find_pub(&h, AP_FAILOVER));
+	CHECK(registered_to(&h, 1));
+	return 0;
+}
+
 TEST(test_A7_any_final_options_response_proves_alive)
 {
 	struct h h;
