@@ -1753,3 +1753,270 @@ dns_resume() {
 	wait_for "$FX_DNS_START_TIMEOUT" "dnsmasq to answer after SIGCONT" \
 		fx__dns_serves "$d" "$(cat "$d/serial")"
 }
+
+# ---------------------------------------------------------------- tls
+# SIP over TLS fixtures (SPEC G): a test PKI made with openssl at test time,
+# Kamailio registrars that also listen on tls:IP:5061, listeners that are not
+# (good) TLS servers, and an openssl s_client toolkit to check them.
+#
+#   tls_ca_init                               # $FX_DIR/pki: CAs, client certs
+#   tls_cert reg --dns reg.sipuad.test --ip "$(fx_ip 1)"
+#   kam_start_tls a "$(fx_ip 1)" reg          # udp+tcp :5060, tls :5061
+#   ... sip = { tls = { ca_file = "$(tls_ca_file)"; }; ... }
+#   ... server host reg.sipuad.test, transport "tls", port 5061 ...
+#   kam_count_register a 1001 saved tls       # REGISTERs that came over TLS
+#   kam_drop_conns a                          # RST every tcp/tls connection
+#
+# The PKI, $FX_DIR/pki/ (all keys EC P-256, unencrypted PEM, PKCS#8):
+#   ca.crt, ca.key          the test CA, "sipuad test CA": the file to trust
+#                           (tls_ca_file prints its path)
+#   unknown-ca.crt, .key    a second root, "sipuad unknown CA", that nothing
+#                           trusts (tls_cert --issuer unknown)
+#   inter.crt, inter.key    an intermediate CA signed by the test CA,
+#                           "sipuad test intermediate CA" (--issuer inter)
+#   NAME.crt, NAME.key      what tls_cert NAME made: the certificate (for an
+#                           --issuer inter leaf: the leaf then the
+#                           intermediate, the chain a server must send), its
+#                           key; NAME.pem: the key then NAME.crt in one file
+#   NAME.leaf.crt/.key      --issuer inter only: the leaf alone (a server that
+#                           forgets to send its intermediate) and its key
+#   client.crt, client.key  made by tls_ca_init: sipuad's client certificate
+#                           (CN "sipuad client", test CA)
+#   client-unknown.crt/.key made by tls_ca_init: a client certificate from the
+#                           unknown CA (a server that verifies refuses it)
+#   wrongkey.crt/.key       made by tls_ca_init: a good certificate and a key
+#                           that does NOT belong to it (sip.tls.key mismatch)
+#   .ca/, openssl.cnf       openssl ca's databases and configuration
+# Every certificate's subject is "O=sipuad test, OU=NAME" plus "CN=..." only
+# when --cn is given, so no name matches by accident. Leaves carry
+# basicConstraints CA:FALSE, keyUsage digitalSignature, extendedKeyUsage
+# serverAuth+clientAuth; valid from 1 day ago for 365 days unless told.
+#
+# Knobs: FX_TLS_PORT (5061, the tls port of kam_start_tls), FX_OPENSSL
+# (openssl), FX_TLS_TIMEOUT (5 s: bounds every s_client handshake).
+
+FX_TLS_PORT=${FX_TLS_PORT:-5061}
+FX_OPENSSL=${FX_OPENSSL:-openssl}
+FX_TLS_TIMEOUT=${FX_TLS_TIMEOUT:-5}
+FX_TCP_LISTENER=$FX_LIB_DIR/tcp_listener.py
+
+fx__pki_dir() {
+	[[ -n $FX_DIR ]] || { echo "fx_init was not called" >&2; return 1; }
+	echo "$FX_DIR/pki"
+}
+
+# fx__tls_date OFFSET: prints now+OFFSET (a date(1) relative time, e.g.
+# "-1 day") as openssl ca's -startdate/-enddate want it (YYYYMMDDHHMMSSZ).
+fx__tls_date() {
+	date -u -d "$1" +%Y%m%d%H%M%SZ
+}
+
+# fx__tls_key FILE: makes an EC P-256 private key (fast, unlike RSA).
+fx__tls_key() {
+	"$FX_OPENSSL" genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$1" 2>/dev/null ||
+		{ echo "tls: openssl genpkey $1 failed" >&2; return 1; }
+}
+
+# fx__tls_sign CA SUBJECT KEY OUT EXTFILE EXTSECTION START END: openssl ca of
+# CA (test, unknown, inter; "self:test"/"self:unknown" self-signs that root)
+# signs a request for SUBJECT/KEY into OUT, valid START to END (date(1)
+# relative times), with the extensions of EXTSECTION in EXTFILE.
+fx__tls_sign() {
+	local ca=$1 subj=$2 key=$3 out=$4 ext=$5 sect=$6 start=$7 end=$8 pki csr self=()
+	pki=$(fx__pki_dir) || return 1
+	csr=$out.csr
+	"$FX_OPENSSL" req -new -config "$pki/openssl.cnf" -key "$key" -subj "$subj" -out "$csr" 2>"$out.err" ||
+		{ echo "tls: openssl req for $subj failed: $(cat "$out.err")" >&2; return 1; }
+	if [[ $ca == self:* ]]; then
+		ca=${ca#self:}
+		self=(-selfsign -keyfile "$key")
+	fi
+	if ! "$FX_OPENSSL" ca -batch -notext -preserveDN -config "$pki/openssl.cnf" -name "$ca" \
+		"${self[@]}" -startdate "$(fx__tls_date "$start")" -enddate "$(fx__tls_date "$end")" \
+		-extfile "$ext" -extensions "$sect" -in "$csr" -out "$out" >"$out.err" 2>&1; then
+		echo "tls: openssl ca ($ca) for $subj failed: $(tail -n 5 "$out.err")" >&2
+		return 1
+	fi
+	rm -f "$csr" "$out.err"
+}
+
+# tls_ca_init: makes the test PKI under $FX_DIR/pki (see "tls" above): the
+# test CA, the unknown CA, the intermediate CA, and the certificates client,
+# client-unknown and wrongkey. Takes well under a second (EC keys).
+# Idempotent: a second call keeps what exists.
+tls_ca_init() {
+	local pki ca
+	pki=$(fx__pki_dir) || return 1
+	[[ -s $pki/ca.crt && -s $pki/wrongkey.crt ]] && return 0
+	command -v "$FX_OPENSSL" >/dev/null 2>&1 ||
+		{ echo "tls_ca_init: '$FX_OPENSSL' not found (Debian: openssl; scripts/deps.sh)" >&2; return 1; }
+	mkdir -p "$pki" || return 1
+	chmod 700 "$pki"
+	for ca in test unknown inter; do
+		mkdir -p "$pki/.ca/$ca/new"
+		: >"$pki/.ca/$ca/index.txt"
+		# distinct serial ranges: no two certificates of the PKI share one
+		case $ca in
+		test) echo 1000 ;;
+		unknown) echo 5000 ;;
+		inter) echo 9000 ;;
+		esac >"$pki/.ca/$ca/serial"
+	done
+	cat >"$pki/openssl.cnf" <<EOC
+# written by lib.sh tls_ca_init: openssl ca's view of the test PKI
+[ req ]
+distinguished_name = req_dn
+prompt = no
+[ req_dn ]
+O = unused
+[ test ]
+dir = $pki/.ca/test
+certificate = $pki/ca.crt
+private_key = $pki/ca.key
+database = \$dir/index.txt
+new_certs_dir = \$dir/new
+serial = \$dir/serial
+default_md = sha256
+policy = policy_any
+unique_subject = no
+copy_extensions = none
+email_in_dn = no
+[ unknown ]
+dir = $pki/.ca/unknown
+certificate = $pki/unknown-ca.crt
+private_key = $pki/unknown-ca.key
+database = \$dir/index.txt
+new_certs_dir = \$dir/new
+serial = \$dir/serial
+default_md = sha256
+policy = policy_any
+unique_subject = no
+copy_extensions = none
+email_in_dn = no
+[ inter ]
+dir = $pki/.ca/inter
+certificate = $pki/inter.crt
+private_key = $pki/inter.key
+database = \$dir/index.txt
+new_certs_dir = \$dir/new
+serial = \$dir/serial
+default_md = sha256
+policy = policy_any
+unique_subject = no
+copy_extensions = none
+email_in_dn = no
+[ policy_any ]
+organizationName = optional
+organizationalUnitName = optional
+commonName = optional
+[ ext_ca ]
+basicConstraints = critical, CA:TRUE
+keyUsage = critical, keyCertSign, cRLSign
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid:always
+EOC
+	fx__tls_key "$pki/ca.key" &&
+		fx__tls_sign self:test "/O=sipuad test/CN=sipuad test CA" "$pki/ca.key" "$pki/ca.crt" \
+			"$pki/openssl.cnf" ext_ca "-1 day" "+10 years" || return 1
+	fx__tls_key "$pki/unknown-ca.key" &&
+		fx__tls_sign self:unknown "/O=sipuad test/CN=sipuad unknown CA" "$pki/unknown-ca.key" \
+			"$pki/unknown-ca.crt" "$pki/openssl.cnf" ext_ca "-1 day" "+10 years" || return 1
+	fx__tls_key "$pki/inter.key" &&
+		fx__tls_sign test "/O=sipuad test/CN=sipuad test intermediate CA" "$pki/inter.key" \
+			"$pki/inter.crt" "$pki/openssl.cnf" ext_ca "-1 day" "+5 years" || return 1
+	tls_cert client --cn "sipuad client" || return 1
+	tls_cert client-unknown --cn "sipuad client" --issuer unknown || return 1
+	tls_cert wrongkey --cn "sipuad wrong key" --mismatched-key || return 1
+}
+
+# tls_ca_file: prints the path of the test CA's certificate, the one file a
+# client (sip.tls.ca_file) or a server (kam_start_tls ... require) trusts.
+tls_ca_file() { local pki; pki=$(fx__pki_dir) && echo "$pki/ca.crt"; }
+
+# tls_crt NAME / tls_key NAME / tls_pem NAME: print the paths of what
+# tls_cert NAME made (certificate or chain, key, key+certificate).
+tls_crt() { local pki; pki=$(fx__pki_dir) && echo "$pki/$1.crt"; }
+tls_key() { local pki; pki=$(fx__pki_dir) && echo "$pki/$1.key"; }
+tls_pem() { local pki; pki=$(fx__pki_dir) && echo "$pki/$1.pem"; }
+
+# tls_cert NAME [OPTIONS...]: issues a certificate into $FX_DIR/pki/NAME.crt
+# with its key NAME.key and both in NAME.pem (after tls_ca_init). Options:
+#   --dns HOST         a subjectAltName DNS entry (repeatable)
+#   --uri URI          a subjectAltName URI entry, e.g. sip:reg.sipuad.test
+#                      (repeatable)
+#   --ip ADDR          a subjectAltName IP entry (repeatable)
+#   --cn NAME          the subject's CN (default: none); without any --dns,
+#                      --uri, --ip the certificate has no subjectAltName at
+#                      all (RFC 5922: then the CN is the name to check)
+#   --expired          valid from 30 days ago until 1 day ago
+#   --not-yet-valid    valid from 1 day from now for 30 days
+#   --days N           valid from 1 day ago for N days (default 365)
+#   --issuer CA        test (default), unknown (the CA nobody trusts) or inter
+#                      (the intermediate: NAME.crt is then leaf +
+#                      intermediate; NAME.leaf.crt/.key the leaf alone)
+#   --mismatched-key   NAME.key (and NAME.pem) hold a key that is NOT the one
+#                      of NAME.crt
+# E.g. tls_cert reg --dns reg.sipuad.test --uri sip:reg.sipuad.test
+#      tls_cert old --dns reg.sipuad.test --expired
+#      tls_cert cnonly --cn reg.sipuad.test
+tls_cert() {
+	local name=$1 pki cn= issuer=test start="-1 day" end="+365 days" mism=0
+	local san=() subj ext key
+	shift || { echo "usage: tls_cert NAME [OPTIONS...]" >&2; return 1; }
+	[[ $name =~ ^[A-Za-z0-9_][A-Za-z0-9_.-]*$ ]] || { echo "tls_cert: bad name '$name'" >&2; return 1; }
+	pki=$(fx__pki_dir) || return 1
+	[[ -s $pki/openssl.cnf ]] || { echo "tls_cert $name: no PKI (tls_ca_init first)" >&2; return 1; }
+	while (($# > 0)); do
+		case $1 in
+		--dns) san+=("DNS:$2"); shift ;;
+		--uri) san+=("URI:$2"); shift ;;
+		--ip) san+=("IP:$2"); shift ;;
+		--cn) cn=$2; shift ;;
+		--expired) start="-30 days" end="-1 day" ;;
+		--not-yet-valid) start="+1 day" end="+31 days" ;;
+		--days) end="-1 day +$2 days"; shift ;;
+		--issuer)
+			[[ ${2:-} =~ ^(test|unknown|inter)$ ]] ||
+				{ echo "tls_cert $name: --issuer test|unknown|inter, not '${2:-}'" >&2; return 1; }
+			issuer=$2
+			shift
+			;;
+		--mismatched-key) mism=1 ;;
+		*) echo "tls_cert $name: unknown option '$1'" >&2; return 1 ;;
+		esac
+		shift || { echo "tls_cert $name: option without its value" >&2; return 1; }
+	done
+	[[ $cn != */* ]] || { echo "tls_cert $name: a CN with '/' is not supported" >&2; return 1; }
+	subj="/O=sipuad test/OU=$name${cn:+/CN=$cn}"
+	ext=$pki/$name.ext
+	{
+		echo "[ leaf ]"
+		echo "basicConstraints = critical, CA:FALSE"
+		echo "keyUsage = critical, digitalSignature"
+		echo "extendedKeyUsage = serverAuth, clientAuth"
+		echo "subjectKeyIdentifier = hash"
+		echo "authorityKeyIdentifier = keyid"
+		if ((${#san[@]} > 0)); then
+			local e sep=
+			printf 'subjectAltName = '
+			for e in "${san[@]}"; do
+				printf '%s%s' "$sep" "$e"
+				sep=', '
+			done
+			echo
+		fi
+	} >"$ext"
+	key=$pki/$name.key
+	fx__tls_key "$key" || return 1
+	fx__tls_sign "$issuer" "$subj" "$key" "$pki/$name.crt" "$ext" leaf "$start" "$end" || return 1
+	rm -f "$ext"
+	if [[ $issuer == inter ]]; then
+		mv -f "$pki/$name.crt" "$pki/$name.leaf.crt" && cp -f "$key" "$pki/$name.leaf.key" &&
+			cat "$pki/$name.leaf.crt" "$pki/inter.crt" >"$pki/$name.crt" || return 1
+	fi
+	if ((mism)); then
+		fx__tls_key "$key" || return 1
+	fi
+	cat "$key" "$pki/$name.crt" >"$pki/$name.pem"
+	chmod 600 "$key" "$pki/$name.pem"
+}
