@@ -394,15 +394,22 @@ kam_start_proxy() {
 	fx__kam_launch kam_start_proxy "$1" "$2" "${3:-$FX_KAM_PORT}" "$FX_KAM_PROXY_TEMPLATE"
 }
 
-# fx__kam_launch WHO NAME IP PORT TEMPLATE [SED_ARGS...]: the common part of
-# kam_start and kam_start_proxy (WHO names the caller in messages): renders
-# TEMPLATE into $FX_DIR/kam/NAME/kamailio.cfg (@NAME@, @IP@, @PORT@,
-# @RUNDIR@, @CTL_SOCK@, plus whatever SED_ARGS replace), starts kamailio in
-# its own process group and waits until it answers.
+# fx__kam_launch WHO NAME IP PORT TEMPLATE [SED_ARGS...] [-- KAMAILIO_ARGS...]:
+# the common part of kam_start, kam_start_proxy and kam_start_tls (WHO names
+# the caller in messages): renders TEMPLATE into $FX_DIR/kam/NAME/kamailio.cfg
+# (@NAME@, @IP@, @PORT@, @RUNDIR@, @CTL_SOCK@, plus whatever SED_ARGS
+# replace), starts kamailio (with KAMAILIO_ARGS, e.g. -A WITH_TLS) in its own
+# process group and waits until it answers.
 fx__kam_launch() {
 	local who=$1 name=$2 ip=$3 port=$4 tmpl=$5
-	local d pid pgid jc=0 ok=0
+	local d pid pgid jc=0 ok=0 sedargs=() kargs=()
 	shift 5
+	while (($# > 0)) && [[ $1 != -- ]]; do
+		sedargs+=("$1")
+		shift
+	done
+	(($# > 0)) && shift
+	kargs=("$@")
 	d=$(fx__kam_dir "$name") || return 1
 	[[ $ip =~ ^127\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}$ ]] ||
 		{ echo "$who $name: '$ip' is not a loopback IPv4 address" >&2; return 1; }
@@ -422,10 +429,10 @@ fx__kam_launch() {
 		return 1
 	fi
 	mkdir -p "$d/run"
-	rm -f "$d/ctl.sock" "$d/kamailio.pid" "$d/pgid"
+	rm -f "$d/ctl.sock" "$d/kamailio.pid" "$d/pgid" "$d/tls_port"
 	sed -e "s|@NAME@|$name|g" -e "s|@IP@|$ip|g" -e "s|@PORT@|$port|g" \
 		-e "s|@RUNDIR@|$d/run|g" -e "s|@CTL_SOCK@|$d/ctl.sock|g" \
-		"$@" "$tmpl" >"$d/kamailio.cfg" || return 1
+		"${sedargs[@]}" "$tmpl" >"$d/kamailio.cfg" || return 1
 	echo "$ip" >"$d/ip"
 	echo "$port" >"$d/port"
 	echo "===== $who $name $ip:$port at $(date '+%T.%N') =====" >>"$d/kamailio.log"
@@ -434,7 +441,7 @@ fx__kam_launch() {
 	# need not fork: $! is kamailio's main process and leads the new group.
 	[[ $- == *m* ]] && { jc=1; set +m; }
 	setsid "$FX_KAMAILIO" -DD -E -f "$d/kamailio.cfg" -Y "$d/run" \
-		-P "$d/kamailio.pid" -m 32 </dev/null >>"$d/kamailio.log" 2>&1 &
+		-P "$d/kamailio.pid" -m 32 ${kargs[@]+"${kargs[@]}"} </dev/null >>"$d/kamailio.log" 2>&1 &
 	pid=$!
 	((jc)) && set -m
 	disown "$pid" 2>/dev/null || true
@@ -604,13 +611,15 @@ kam_log_count() {
 	grep -cE -- "$2" "$f" || true
 }
 
-# kam_count_register NAME USER [challenge|saved]: prints how many REGISTERs
-# for USER the registrar NAME processed (each transmission counts: it
-# answers statelessly), only those it challenged or saved if told. A paused
-# instance processes what queued up only after kam_resume.
+# kam_count_register NAME USER [challenge|saved] [udp|tcp|tls]: prints how
+# many REGISTERs for USER the registrar NAME processed (each transmission
+# counts: it answers statelessly), only those it challenged or saved if told
+# (an empty 3rd argument: both), only those that came over the given
+# transport if told. A paused instance processes what queued up only after
+# kam_resume.
 kam_count_register() {
 	local what=${3:-challenge|saved}
-	kam_log_count "$1" "REGISTER sip:${2%%@*}@[^ ]* from [^ ]*: ($what)"
+	kam_log_count "$1" "REGISTER sip:${2%%@*}@[^ ]* from [^ ]*: ($what).* over ${4:-[a-z]+}\$"
 }
 
 # kam_count_options NAME [FROM_IP]: prints how many OPTIONS the registrar NAME
@@ -2019,4 +2028,104 @@ tls_cert() {
 	fi
 	cat "$key" "$pki/$name.crt" >"$pki/$name.pem"
 	chmod 600 "$key" "$pki/$name.pem"
+}
+
+# kam_start_tls NAME IP CERT [none|optional|require] [PASSWORD]: starts the
+# registrar NAME like kam_start (udp and tcp on IP:$FX_KAM_PORT, same
+# behaviour and knobs) that also listens on tls:IP:$FX_TLS_PORT (5061) with
+# the tls_cert CERT: it sends $FX_DIR/pki/CERT.crt (with the intermediate
+# for an --issuer inter CERT; CERT may be NAME.leaf for the leaf alone) and
+# uses CERT.key. TLS 1.2 or later. Client certificates: none (default: not
+# asked for), optional (asked for, verified against the test CA if sent),
+# require (verified, and a client without one is refused: with TLS 1.3 the
+# client's handshake completes first and the server's "certificate
+# required" alert comes after). The profile is $FX_DIR/kam/NAME/tls.cfg
+# (kamailio's tls module "config" file). Its REGISTER log lines end in
+# "over tls" for what came over TLS (kam_count_register NAME USER "" tls).
+# kam_start NAME later restarts it without TLS.
+kam_start_tls() {
+	local name=$1 ip=$2 cert=${3:-} mode=${4:-none} pw=${5:-$FX_KAM_PASSWORD} d pki vc=no rc=no
+	(($# >= 3)) || { echo "usage: kam_start_tls NAME IP CERT [none|optional|require] [PASSWORD]" >&2; return 1; }
+	d=$(fx__kam_dir "$name") || return 1
+	pki=$(fx__pki_dir) || return 1
+	[[ -s $pki/$cert.crt && -s $pki/$cert.key ]] ||
+		{ echo "kam_start_tls $name: no certificate '$cert' (tls_ca_init, tls_cert $cert ...)" >&2; return 1; }
+	case $mode in
+	none) ;;
+	optional) vc=yes ;;
+	require) vc=yes rc=yes ;;
+	*) echo "kam_start_tls $name: client mode none|optional|require, not '$mode'" >&2; return 1 ;;
+	esac
+	if fx_tcp_listening "$ip" "$FX_TLS_PORT"; then
+		echo "kam_start_tls $name: $ip:$FX_TLS_PORT is already in use:" >&2
+		ss -Hlnpt "src $ip:$FX_TLS_PORT" >&2
+		return 1
+	fi
+	mkdir -p "$d"
+	cat >"$d/tls.cfg" <<EOC
+# written by lib.sh kam_start_tls: kamailio tls module profile of $name
+[server:default]
+method = TLSv1.2+
+certificate = $pki/$cert.crt
+private_key = $pki/$cert.key
+ca_list = $pki/ca.crt
+verify_certificate = $vc
+require_certificate = $rc
+
+[client:default]
+method = TLSv1.2+
+verify_certificate = no
+require_certificate = no
+EOC
+	fx__kam_launch kam_start_tls "$name" "$ip" "$FX_KAM_PORT" "$FX_KAM_TEMPLATE" \
+		-e "s|@PASSWORD@|$pw|g" -e "s|@TLS_PORT@|$FX_TLS_PORT|g" -e "s|@TLS_CFG@|$d/tls.cfg|g" \
+		-- -A WITH_TLS || return 1
+	# kamailio binds every listener before it forks: bound once it answers
+	if ! fx_tcp_listening "$ip" "$FX_TLS_PORT"; then
+		echo "kam_start_tls $name: answers, but nothing listens on $ip:$FX_TLS_PORT" >&2
+		return 1
+	fi
+	echo "$FX_TLS_PORT" >"$d/tls_port"
+}
+
+# kam_tls_port NAME / kam_tls_addr NAME: the tls port (IP:port) of an instance
+# kam_start_tls started (fails for one without TLS).
+kam_tls_port() {
+	local d
+	d=$(fx__kam_dir "$1") || return 1
+	[[ -s $d/tls_port ]] || { echo "kamailio '$1' has no tls listener (kam_start_tls)" >&2; return 1; }
+	cat "$d/tls_port"
+}
+kam_tls_addr() { local p; p=$(kam_tls_port "$1") && echo "$(kam_ip "$1"):$p"; }
+
+# kam_conns NAME: prints the established tcp connections of the instance's
+# listeners (tcp port, and the tls port if it has one), one a line, as
+# "LOCAL_IP:PORT PEER_IP:PORT".
+kam_conns() {
+	local ip port tport f
+	ip=$(kam_ip "$1") && port=$(kam_port "$1") || return 1
+	f="( sport = :$port"
+	tport=$(kam_tls_port "$1" 2>/dev/null) && f="$f or sport = :$tport"
+	f="$f ) and src $ip"
+	ss -Htn state established "$f" 2>/dev/null | awk '{ print $(NF-1), $NF }'
+}
+
+fx__kam_no_conns() { [[ -z $(kam_conns "$1") ]]; }
+
+# kam_drop_conns NAME: resets every established tcp and tls connection of the
+# instance (kamailio itself keeps running and listening): `ss -K` destroys
+# the server side socket (SOCK_DESTROY, CONFIG_INET_DIAG_DESTROY, needs
+# root), the kernel sends the peer an RST, kamailio sees the connection
+# fail and forgets it. Prints how many it reset; waits (bounded, 2 s) until
+# none is left. A crash (kam_kill) closes them too, with a FIN as the
+# process dies.
+kam_drop_conns() {
+	local ip port tport f n
+	ip=$(kam_ip "$1") && port=$(kam_port "$1") || return 1
+	f="( sport = :$port"
+	tport=$(kam_tls_port "$1" 2>/dev/null) && f="$f or sport = :$tport"
+	f="$f ) and src $ip"
+	n=$(ss -Htn -K state established "$f" 2>/dev/null | grep -c . || true)
+	echo "$n"
+	wait_for 2 "the connections of kamailio '$1' to be gone" fx__kam_no_conns "$1"
 }
