@@ -1969,7 +1969,7 @@ tls_pem() { local pki; pki=$(fx__pki_dir) && echo "$pki/$1.pem"; }
 #      tls_cert old --dns reg.sipuad.test --expired
 #      tls_cert cnonly --cn reg.sipuad.test
 tls_cert() {
-	local name=$1 pki cn= issuer=test start="-1 day" end="+365 days" mism=0
+	local name=$1 pki cn='' issuer=test start="-1 day" end="+365 days" mism=0
 	local san=() subj ext key
 	shift || { echo "usage: tls_cert NAME [OPTIONS...]" >&2; return 1; }
 	[[ $name =~ ^[A-Za-z0-9_][A-Za-z0-9_.-]*$ ]] || { echo "tls_cert: bad name '$name'" >&2; return 1; }
@@ -2128,4 +2128,229 @@ kam_drop_conns() {
 	n=$(ss -Htn -K state established "$f" 2>/dev/null | grep -c . || true)
 	echo "$n"
 	wait_for 2 "the connections of kamailio '$1' to be gone" fx__kam_no_conns "$1"
+}
+
+# ---- listeners that are not (good) TLS servers
+# Per listener on IP:PORT, $FX_DIR/listen/IP_PORT/ holds pid (tracked:
+# fx_cleanup stops it), mode and log: tcp_listener.py's events, one a line:
+# "listening IP:PORT", "accept PEER", "closed PEER", "handshake failed
+# PEER: REASON" (tls_listener_accepts counts the accepts).
+
+fx__listen_dir() {
+	[[ -n $FX_DIR ]] || { echo "fx_init was not called" >&2; return 1; }
+	echo "$FX_DIR/listen/$1_$2"
+}
+
+fx__listen_ready() { grep -q '^listening ' "$1/log" 2>/dev/null || ! fx_pid_alive "$(cat "$1/pid")"; }
+
+# fx__listen_start WHO IP PORT MODE [CERT KEY]: starts tcp_listener.py in
+# the background and waits (bounded, 5 s) until it listens.
+fx__listen_start() {
+	local who=$1 ip=$2 port=$3 mode=$4 d jc=0 pid
+	shift 4
+	[[ $ip =~ ^127\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}$ ]] ||
+		{ echo "$who: '$ip' is not a loopback IPv4 address" >&2; return 1; }
+	fx__is_u16 "$port" || { echo "$who: bad port '$port'" >&2; return 1; }
+	d=$(fx__listen_dir "$ip" "$port") || return 1
+	if [[ -s $d/pid ]] && fx_pid_alive "$(cat "$d/pid")"; then
+		echo "$who: a listener already runs on $ip:$port" >&2
+		return 1
+	fi
+	if fx_tcp_listening "$ip" "$port"; then
+		echo "$who: $ip:$port is already in use:" >&2
+		ss -Hlnpt "src $ip:$port" >&2
+		return 1
+	fi
+	mkdir -p "$d"
+	echo "$mode" >"$d/mode"
+	[[ $- == *m* ]] && { jc=1; set +m; }
+	python3 "$FX_TCP_LISTENER" "$ip" "$port" "$mode" "$@" </dev/null >>"$d/log" 2>&1 &
+	pid=$!
+	((jc)) && set -m
+	echo "$pid" >"$d/pid"
+	fx_track "$pid"
+	if ! wait_for 5 "$who on $ip:$port" fx__listen_ready "$d" || ! fx_pid_alive "$pid"; then
+		echo "$who: tcp_listener.py did not start: $(tail -n 5 "$d/log")" >&2
+		return 1
+	fi
+}
+
+# tls_plain_listener IP [PORT] [silent|reply]: a plain TCP listener on
+# IP:PORT (default $FX_TLS_PORT, 5061) that speaks no TLS: silent (default)
+# accepts and reads, never answers (a TLS client's handshake times out);
+# reply answers the ClientHello with a plain-text "SIP/2.0 400" and closes
+# (the client's handshake fails at once: not a TLS record). Runs until
+# tls_listener_stop or fx_cleanup.
+tls_plain_listener() {
+	local mode=${3:-silent}
+	[[ $mode =~ ^(silent|reply)$ ]] || { echo "tls_plain_listener: mode silent|reply, not '$mode'" >&2; return 1; }
+	fx__listen_start tls_plain_listener "$1" "${2:-$FX_TLS_PORT}" "$mode"
+}
+
+# tls_bad_listener IP [PORT] [nocipher|close|reset]: a listener on IP:PORT
+# (default $FX_TLS_PORT) where every TLS handshake fails: nocipher (default)
+# is a TLS server (certificate tls_cert "listener", made if missing) that
+# offers TLS 1.2 with NULL ciphers only, so the handshake ends with a
+# handshake_failure alert ("no shared cipher"); close accepts and closes at
+# once (FIN before a ServerHello); reset accepts and resets (RST).
+tls_bad_listener() {
+	local mode=${3:-nocipher} pki
+	case $mode in
+	nocipher)
+		pki=$(fx__pki_dir) || return 1
+		[[ -s $pki/listener.crt ]] || tls_cert listener --cn "sipuad bad listener" || return 1
+		fx__listen_start tls_bad_listener "$1" "${2:-$FX_TLS_PORT}" nocipher "$pki/listener.crt" "$pki/listener.key"
+		;;
+	close | reset) fx__listen_start tls_bad_listener "$1" "${2:-$FX_TLS_PORT}" "$mode" ;;
+	*) echo "tls_bad_listener: mode nocipher|close|reset, not '$mode'" >&2; return 1 ;;
+	esac
+}
+
+# tls_listener_accepts IP [PORT]: prints how many connections the listener on
+# IP:PORT (default $FX_TLS_PORT) accepted so far.
+tls_listener_accepts() {
+	local d
+	d=$(fx__listen_dir "$1" "${2:-$FX_TLS_PORT}") || return 1
+	[[ -f $d/log ]] || { echo "no listener on $1:${2:-$FX_TLS_PORT}" >&2; return 1; }
+	grep -c '^accept ' "$d/log" || true
+}
+
+# tls_listener_log IP [PORT]: prints the path of the listener's event log.
+tls_listener_log() { local d; d=$(fx__listen_dir "$1" "${2:-$FX_TLS_PORT}") && echo "$d/log"; }
+
+# tls_listener_stop IP [PORT]: stops the listener on IP:PORT (TERM, up to 3 s,
+# then KILL); its log stays.
+tls_listener_stop() {
+	local d pid
+	d=$(fx__listen_dir "$1" "${2:-$FX_TLS_PORT}") || return 1
+	[[ -s $d/pid ]] || return 0
+	pid=$(cat "$d/pid")
+	fx_stop_pid "$pid" 3
+	fx_untrack "$pid"
+	rm -f "$d/pid"
+}
+
+# ---- openssl s_client probes
+
+# tls_probe IP:PORT [S_CLIENT_ARGS...]: one TLS handshake with openssl
+# s_client from $FX_LOCAL_IP (-nocommands, stdin /dev/null: it hangs up right after the
+# handshake), bounded by $FX_TLS_TIMEOUT s; prints s_client's output (stdout
+# and stderr) and returns its status. E.g. what sipuad must do:
+#   tls_probe "$(kam_tls_addr a)" -CAfile "$(tls_ca_file)" -verify_return_error \
+#       -verify_hostname reg.sipuad.test
+# fails (status 1) with "verify error:num=10:certificate has expired" for an
+# --expired certificate, num=62 "hostname mismatch" for a wrong name, num=20
+# "unable to get local issuer certificate" for the unknown CA. With a
+# client certificate: -cert "$(tls_crt client)" -key "$(tls_key client)".
+tls_probe() {
+	local addr=$1
+	shift
+	timeout -k 1 "$FX_TLS_TIMEOUT" "$FX_OPENSSL" s_client -connect "$addr" -bind "$FX_LOCAL_IP:0" \
+		-nocommands "$@" </dev/null 2>&1
+}
+
+# Sessions: an s_client kept open in the background, for what a one-shot
+# probe cannot show (the server's alert after a TLS 1.3 handshake, SIP
+# requests over the connection, a connection that a fixture drops). Per
+# session NAME, $FX_DIR/tls/NAME/ holds in (a FIFO: s_client's stdin), out
+# (its stdout and stderr), pid (s_client's) and holder (the PID of what
+# keeps the FIFO open, so s_client reads no EOF until tls_session_close).
+# A session lives at most $FX_TLS_SESSION_MAX s (120).
+FX_TLS_SESSION_MAX=${FX_TLS_SESSION_MAX:-120}
+
+fx__tls_session_dir() {
+	[[ -n $FX_DIR ]] || { echo "fx_init was not called" >&2; return 1; }
+	[[ $1 =~ ^[A-Za-z0-9_.-]+$ ]] || { echo "bad tls session name '$1'" >&2; return 1; }
+	echo "$FX_DIR/tls/$1"
+}
+
+fx__tls_session_up() {
+	grep -q '^Verify return code' "$1/out" 2>/dev/null || ! fx_pid_alive "$(cat "$1/pid")"
+}
+
+# tls_session_open NAME IP:PORT [S_CLIENT_ARGS...]: starts s_client -connect
+# IP:PORT (from $FX_LOCAL_IP) -nocommands S_CLIENT_ARGS in the background (bounded by
+# $FX_TLS_SESSION_MAX) and waits (bounded, $FX_TLS_TIMEOUT s) until its
+# handshake is done or it ended. Succeeds if the handshake completed and
+# s_client still runs (with TLS 1.3, a server's refusal of the client's
+# certificate comes only after that: tls_session_ended then tells).
+tls_session_open() {
+	local name=$1 addr=$2 d jc=0 pid
+	shift 2
+	d=$(fx__tls_session_dir "$name") || return 1
+	if [[ -s $d/pid ]] && fx_pid_alive "$(cat "$d/pid")"; then
+		echo "tls_session_open $name: already open" >&2
+		return 1
+	fi
+	rm -rf "$d"
+	mkdir -p "$d" && mkfifo "$d/in" || return 1
+	[[ $- == *m* ]] && { jc=1; set +m; }
+	timeout -k 1 "$FX_TLS_SESSION_MAX" "$FX_OPENSSL" s_client -connect "$addr" -bind "$FX_LOCAL_IP:0" -nocommands "$@" \
+		<"$d/in" >"$d/out" 2>&1 &
+	pid=$!
+	echo "$pid" >"$d/pid"
+	fx_track "$pid"
+	# opening the FIFO for writing waits for s_client's end; the holder
+	# keeps it open (and writes nothing) until tls_session_close
+	sleep "$FX_TLS_SESSION_MAX" >"$d/in" &
+	echo "$!" >"$d/holder"
+	fx_track "$!"
+	((jc)) && set -m
+	wait_for "$FX_TLS_TIMEOUT" "tls session $name to $addr: handshake" fx__tls_session_up "$d" || return 1
+	fx_pid_alive "$pid" || { echo "tls_session_open $name: s_client ended: $(tail -n 3 "$d/out")" >&2; return 1; }
+}
+
+# tls_session_send NAME [TEXT]: sends TEXT, or without it its stdin, as is
+# over the session (give SIP its CRLFs; note that $( ) strips the final
+# newline of a message: pipe it in instead).
+tls_session_send() {
+	local d
+	d=$(fx__tls_session_dir "$1") || return 1
+	tls_session_alive "$1" || { echo "tls_session_send $1: the session has ended" >&2; return 1; }
+	if (($# >= 2)); then
+		printf '%s' "$2" >"$d/in"
+	else
+		cat >"$d/in"
+	fi
+}
+
+# tls_session_out NAME: prints the path of the session's output (s_client's
+# stdout and stderr: handshake details, what the server sent, errors).
+tls_session_out() { local d; d=$(fx__tls_session_dir "$1") && echo "$d/out"; }
+
+# tls_session_has NAME ERE: succeeds if the session's output has a line
+# matching ERE (for wait_for: wait_for 3 "the 401" tls_session_has s
+# 'SIP/2\.0 401'). Do not anchor ERE at ^: s_client's own messages (e.g.
+# "Post-Handshake New Session Ticket arrived") may run into a line of what
+# the server sent.
+tls_session_has() {
+	local d
+	d=$(fx__tls_session_dir "$1") || return 1
+	grep -qE -- "$2" "$d/out"
+}
+
+# tls_session_alive NAME: succeeds while the session's s_client runs (the
+# connection is up); tls_session_ended NAME: the opposite (for wait_for).
+tls_session_alive() {
+	local d
+	d=$(fx__tls_session_dir "$1") || return 1
+	[[ -s $d/pid ]] && fx_pid_alive "$(cat "$d/pid")"
+}
+tls_session_ended() { ! tls_session_alive "$1"; }
+
+# tls_session_close NAME: ends the session: EOF on s_client's stdin (it sends
+# close_notify and hangs up), then waits (bounded, 2 s) for it to exit, else
+# kills it.
+tls_session_close() {
+	local d p
+	d=$(fx__tls_session_dir "$1") || return 1
+	if [[ -s $d/holder ]]; then
+		fx_stop_pid "$(cat "$d/holder")" 2 >/dev/null 2>&1
+		fx_untrack "$(cat "$d/holder")"
+	fi
+	[[ -s $d/pid ]] || return 0
+	p=$(cat "$d/pid")
+	wait_for 2 "s_client of tls session $1 to hang up" fx__pid_dead "$p" 2>/dev/null ||
+		fx_stop_pid "$p" 2 >/dev/null 2>&1
+	fx_untrack "$p"
 }
