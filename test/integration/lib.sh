@@ -6,6 +6,8 @@
 #   fx_init                      # temp dir + cleanup trap; call first
 #   kam_start a 127.0.0.2        # registrar "a" on 127.0.0.2:5060 udp+tcp
 #   kam_start_proxy p 127.0.0.4  # loose-routing outbound proxy "p" (RULES B)
+#   tls_ca_init; tls_cert reg --dns reg.sipuad.test   # test PKI (SPEC G, "tls")
+#   kam_start_tls t 127.0.0.5 reg  # registrar "t", also on tls:127.0.0.5:5061
 #   far_start bob uas_call_answer 127.0.0.20   # a sipp far end for calls
 #   kam_far a "$(far_addr bob)"  # a relays INVITEs for unknown users there
 #   ...
@@ -30,7 +32,8 @@
 #   - Environment knobs: KEEP=1 keeps $FX_DIR; FX_KAM_PORT (5060);
 #     FX_KAM_PASSWORD (s3cr3t-pw); FX_SIPP_TIMEOUT (10 s);
 #     FX_KAM_START_TIMEOUT (10 s); FX_KAMAILIO (kamailio); FX_KAMCMD (kamcmd);
-#     FX_IP_PREFIX (127.0.0.); FX_LOCAL_IP (${FX_IP_PREFIX}1).
+#     FX_IP_PREFIX (127.0.0.); FX_LOCAL_IP (${FX_IP_PREFIX}1); the tls
+#     section's FX_TLS_PORT (5061), FX_TLS_TIMEOUT (5 s), FX_OPENSSL.
 
 FX_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 FX_SIPP_DIR=$FX_LIB_DIR/sipp
