@@ -3,13 +3,16 @@
 # those missing. Idempotent, no prompts; needs root only when something is missing.
 set -eu
 
-BUILD="gcc make pkg-config libsofia-sip-ua-dev libevent-dev libconfig-dev libsqlite3-dev libjson-c-dev"
+# libssl-dev: SIP over TLS (SPEC G) is OpenSSL's, through Sofia's tport.
+BUILD="gcc make pkg-config libsofia-sip-ua-dev libevent-dev libconfig-dev libsqlite3-dev libjson-c-dev libssl-dev"
 # Test peers and tools: Kamailio registrars, sipp (sip-tester), a DNS server
 # (dnsmasq-base) and dig (bind9-dnsutils), jq for JSON in shell tests,
 # iproute2 for ss, procps for ps, tshark (with dumpcap) to count what goes
 # on the wire (t_retransmit_budget, bench/fleet.sh), faketime to step the
-# wall clock (t_clock_step, bench/clock.sh).
-TEST="kamailio sip-tester dnsmasq-base bind9-dnsutils jq iproute2 procps sqlite3 python3 util-linux faketime tshark clang libclang-rt-14-dev"
+# wall clock (t_clock_step, bench/clock.sh); for SIP over TLS (SPEC G)
+# kamailio-tls-modules (tls.so: registrars on tls:IP:5061) and openssl (the
+# test PKI made at test time, s_client probes; lib.sh "tls").
+TEST="kamailio sip-tester dnsmasq-base bind9-dnsutils jq iproute2 procps sqlite3 python3 util-linux faketime tshark clang libclang-rt-14-dev kamailio-tls-modules openssl"
 # What ships (RULES H): mandoc for lint, man-db and systemd for
 # systemd-analyze verify, busybox for its ash and start-stop-daemon; the
 # armhf cross build's sysroot maker, compiler and emulator (scripts/cross.sh).

@@ -6,6 +6,8 @@
 #   fx_init                      # temp dir + cleanup trap; call first
 #   kam_start a 127.0.0.2        # registrar "a" on 127.0.0.2:5060 udp+tcp
 #   kam_start_proxy p 127.0.0.4  # loose-routing outbound proxy "p" (RULES B)
+#   tls_ca_init; tls_cert reg --dns reg.sipuad.test   # test PKI (SPEC G, "tls")
+#   kam_start_tls t 127.0.0.5 reg  # registrar "t", also on tls:127.0.0.5:5061
 #   far_start bob uas_call_answer 127.0.0.20   # a sipp far end for calls
 #   kam_far a "$(far_addr bob)"  # a relays INVITEs for unknown users there
 #   ...
@@ -30,7 +32,8 @@
 #   - Environment knobs: KEEP=1 keeps $FX_DIR; FX_KAM_PORT (5060);
 #     FX_KAM_PASSWORD (s3cr3t-pw); FX_SIPP_TIMEOUT (10 s);
 #     FX_KAM_START_TIMEOUT (10 s); FX_KAMAILIO (kamailio); FX_KAMCMD (kamcmd);
-#     FX_IP_PREFIX (127.0.0.); FX_LOCAL_IP (${FX_IP_PREFIX}1).
+#     FX_IP_PREFIX (127.0.0.); FX_LOCAL_IP (${FX_IP_PREFIX}1); the tls
+#     section's FX_TLS_PORT (5061), FX_TLS_TIMEOUT (5 s), FX_OPENSSL.
 
 FX_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 FX_SIPP_DIR=$FX_LIB_DIR/sipp
@@ -394,15 +397,22 @@ kam_start_proxy() {
 	fx__kam_launch kam_start_proxy "$1" "$2" "${3:-$FX_KAM_PORT}" "$FX_KAM_PROXY_TEMPLATE"
 }
 
-# fx__kam_launch WHO NAME IP PORT TEMPLATE [SED_ARGS...]: the common part of
-# kam_start and kam_start_proxy (WHO names the caller in messages): renders
-# TEMPLATE into $FX_DIR/kam/NAME/kamailio.cfg (@NAME@, @IP@, @PORT@,
-# @RUNDIR@, @CTL_SOCK@, plus whatever SED_ARGS replace), starts kamailio in
-# its own process group and waits until it answers.
+# fx__kam_launch WHO NAME IP PORT TEMPLATE [SED_ARGS...] [-- KAMAILIO_ARGS...]:
+# the common part of kam_start, kam_start_proxy and kam_start_tls (WHO names
+# the caller in messages): renders TEMPLATE into $FX_DIR/kam/NAME/kamailio.cfg
+# (@NAME@, @IP@, @PORT@, @RUNDIR@, @CTL_SOCK@, plus whatever SED_ARGS
+# replace), starts kamailio (with KAMAILIO_ARGS, e.g. -A WITH_TLS) in its own
+# process group and waits until it answers.
 fx__kam_launch() {
 	local who=$1 name=$2 ip=$3 port=$4 tmpl=$5
-	local d pid pgid jc=0 ok=0
+	local d pid pgid jc=0 ok=0 sedargs=() kargs=()
 	shift 5
+	while (($# > 0)) && [[ $1 != -- ]]; do
+		sedargs+=("$1")
+		shift
+	done
+	(($# > 0)) && shift
+	kargs=("$@")
 	d=$(fx__kam_dir "$name") || return 1
 	[[ $ip =~ ^127\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}$ ]] ||
 		{ echo "$who $name: '$ip' is not a loopback IPv4 address" >&2; return 1; }
@@ -422,10 +432,10 @@ fx__kam_launch() {
 		return 1
 	fi
 	mkdir -p "$d/run"
-	rm -f "$d/ctl.sock" "$d/kamailio.pid" "$d/pgid"
+	rm -f "$d/ctl.sock" "$d/kamailio.pid" "$d/pgid" "$d/tls_port"
 	sed -e "s|@NAME@|$name|g" -e "s|@IP@|$ip|g" -e "s|@PORT@|$port|g" \
 		-e "s|@RUNDIR@|$d/run|g" -e "s|@CTL_SOCK@|$d/ctl.sock|g" \
-		"$@" "$tmpl" >"$d/kamailio.cfg" || return 1
+		"${sedargs[@]}" "$tmpl" >"$d/kamailio.cfg" || return 1
 	echo "$ip" >"$d/ip"
 	echo "$port" >"$d/port"
 	echo "===== $who $name $ip:$port at $(date '+%T.%N') =====" >>"$d/kamailio.log"
@@ -434,7 +444,7 @@ fx__kam_launch() {
 	# need not fork: $! is kamailio's main process and leads the new group.
 	[[ $- == *m* ]] && { jc=1; set +m; }
 	setsid "$FX_KAMAILIO" -DD -E -f "$d/kamailio.cfg" -Y "$d/run" \
-		-P "$d/kamailio.pid" -m 32 </dev/null >>"$d/kamailio.log" 2>&1 &
+		-P "$d/kamailio.pid" -m 32 ${kargs[@]+"${kargs[@]}"} </dev/null >>"$d/kamailio.log" 2>&1 &
 	pid=$!
 	((jc)) && set -m
 	disown "$pid" 2>/dev/null || true
@@ -604,13 +614,15 @@ kam_log_count() {
 	grep -cE -- "$2" "$f" || true
 }
 
-# kam_count_register NAME USER [challenge|saved]: prints how many REGISTERs
-# for USER the registrar NAME processed (each transmission counts: it
-# answers statelessly), only those it challenged or saved if told. A paused
-# instance processes what queued up only after kam_resume.
+# kam_count_register NAME USER [challenge|saved] [udp|tcp|tls]: prints how
+# many REGISTERs for USER the registrar NAME processed (each transmission
+# counts: it answers statelessly), only those it challenged or saved if told
+# (an empty 3rd argument: both), only those that came over the given
+# transport if told. A paused instance processes what queued up only after
+# kam_resume.
 kam_count_register() {
 	local what=${3:-challenge|saved}
-	kam_log_count "$1" "REGISTER sip:${2%%@*}@[^ ]* from [^ ]*: ($what)"
+	kam_log_count "$1" "REGISTER sip:${2%%@*}@[^ ]* from [^ ]*: ($what).* over ${4:-[a-z]+}\$"
 }
 
 # kam_count_options NAME [FROM_IP]: prints how many OPTIONS the registrar NAME
@@ -1752,4 +1764,596 @@ dns_resume() {
 	rm -f "$d/paused"
 	wait_for "$FX_DNS_START_TIMEOUT" "dnsmasq to answer after SIGCONT" \
 		fx__dns_serves "$d" "$(cat "$d/serial")"
+}
+
+# ---------------------------------------------------------------- tls
+# SIP over TLS fixtures (SPEC G): a test PKI made with openssl at test time,
+# Kamailio registrars that also listen on tls:IP:5061, listeners that are not
+# (good) TLS servers, and an openssl s_client toolkit to check them.
+#
+#   tls_ca_init                               # $FX_DIR/pki: CAs, client certs
+#   tls_cert reg --dns reg.sipuad.test --ip "$(fx_ip 1)"
+#   kam_start_tls a "$(fx_ip 1)" reg          # udp+tcp :5060, tls :5061
+#   ... sip = { tls = { ca_file = "$(tls_ca_file)"; }; ... }
+#   ... server host reg.sipuad.test, transport "tls", port 5061 ...
+#   kam_count_register a 1001 saved tls       # REGISTERs that came over TLS
+#   kam_drop_conns a                          # RST every tcp/tls connection
+#
+# The PKI, $FX_DIR/pki/ (all keys EC P-256, unencrypted PEM, PKCS#8):
+#   ca.crt, ca.key          the test CA, "sipuad test CA": the file to trust
+#                           (tls_ca_file prints its path)
+#   unknown-ca.crt, .key    a second root, "sipuad unknown CA", that nothing
+#                           trusts (tls_cert --issuer unknown)
+#   inter.crt, inter.key    an intermediate CA signed by the test CA,
+#                           "sipuad test intermediate CA" (--issuer inter)
+#   NAME.crt, NAME.key      what tls_cert NAME made: the certificate (for an
+#                           --issuer inter leaf: the leaf then the
+#                           intermediate, the chain a server must send), its
+#                           key; NAME.pem: the key then NAME.crt in one file
+#   NAME.leaf.crt/.key      --issuer inter only: the leaf alone (a server that
+#                           forgets to send its intermediate) and its key
+#   client.crt, client.key  made by tls_ca_init: sipuad's client certificate
+#                           (CN "sipuad client", test CA)
+#   client-unknown.crt/.key made by tls_ca_init: a client certificate from the
+#                           unknown CA (a server that verifies refuses it)
+#   wrongkey.crt/.key       made by tls_ca_init: a good certificate and a key
+#                           that does NOT belong to it (sip.tls.key mismatch)
+#   .ca/, openssl.cnf       openssl ca's databases and configuration
+# Every certificate's subject is "O=sipuad test, OU=NAME" plus "CN=..." only
+# when --cn is given, so no name matches by accident. Leaves carry
+# basicConstraints CA:FALSE, keyUsage digitalSignature, extendedKeyUsage
+# serverAuth+clientAuth; valid from 1 day ago for 365 days unless told.
+#
+# Knobs: FX_TLS_PORT (5061, the tls port of kam_start_tls), FX_OPENSSL
+# (openssl), FX_TLS_TIMEOUT (5 s: bounds every s_client handshake).
+
+FX_TLS_PORT=${FX_TLS_PORT:-5061}
+FX_OPENSSL=${FX_OPENSSL:-openssl}
+FX_TLS_TIMEOUT=${FX_TLS_TIMEOUT:-5}
+FX_TCP_LISTENER=$FX_LIB_DIR/tcp_listener.py
+
+fx__pki_dir() {
+	[[ -n $FX_DIR ]] || { echo "fx_init was not called" >&2; return 1; }
+	echo "$FX_DIR/pki"
+}
+
+# fx__tls_date OFFSET: prints now+OFFSET (a date(1) relative time, e.g.
+# "-1 day") as openssl ca's -startdate/-enddate want it (YYYYMMDDHHMMSSZ).
+fx__tls_date() {
+	date -u -d "$1" +%Y%m%d%H%M%SZ
+}
+
+# fx__tls_key FILE: makes an EC P-256 private key (fast, unlike RSA).
+fx__tls_key() {
+	"$FX_OPENSSL" genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$1" 2>/dev/null ||
+		{ echo "tls: openssl genpkey $1 failed" >&2; return 1; }
+}
+
+# fx__tls_sign CA SUBJECT KEY OUT EXTFILE EXTSECTION START END: openssl ca of
+# CA (test, unknown, inter; "self:test"/"self:unknown" self-signs that root)
+# signs a request for SUBJECT/KEY into OUT, valid START to END (date(1)
+# relative times), with the extensions of EXTSECTION in EXTFILE.
+fx__tls_sign() {
+	local ca=$1 subj=$2 key=$3 out=$4 ext=$5 sect=$6 start=$7 end=$8 pki csr self=()
+	pki=$(fx__pki_dir) || return 1
+	csr=$out.csr
+	"$FX_OPENSSL" req -new -config "$pki/openssl.cnf" -key "$key" -subj "$subj" -out "$csr" 2>"$out.err" ||
+		{ echo "tls: openssl req for $subj failed: $(cat "$out.err")" >&2; return 1; }
+	if [[ $ca == self:* ]]; then
+		ca=${ca#self:}
+		self=(-selfsign -keyfile "$key")
+	fi
+	if ! "$FX_OPENSSL" ca -batch -notext -preserveDN -config "$pki/openssl.cnf" -name "$ca" \
+		"${self[@]}" -startdate "$(fx__tls_date "$start")" -enddate "$(fx__tls_date "$end")" \
+		-extfile "$ext" -extensions "$sect" -in "$csr" -out "$out" >"$out.err" 2>&1; then
+		echo "tls: openssl ca ($ca) for $subj failed: $(tail -n 5 "$out.err")" >&2
+		return 1
+	fi
+	rm -f "$csr" "$out.err"
+}
+
+# tls_ca_init: makes the test PKI under $FX_DIR/pki (see "tls" above): the
+# test CA, the unknown CA, the intermediate CA, and the certificates client,
+# client-unknown and wrongkey. Takes well under a second (EC keys).
+# Idempotent: a second call keeps what exists.
+tls_ca_init() {
+	local pki ca
+	pki=$(fx__pki_dir) || return 1
+	[[ -s $pki/ca.crt && -s $pki/wrongkey.crt ]] && return 0
+	command -v "$FX_OPENSSL" >/dev/null 2>&1 ||
+		{ echo "tls_ca_init: '$FX_OPENSSL' not found (Debian: openssl; scripts/deps.sh)" >&2; return 1; }
+	mkdir -p "$pki" || return 1
+	chmod 700 "$pki"
+	for ca in test unknown inter; do
+		mkdir -p "$pki/.ca/$ca/new"
+		: >"$pki/.ca/$ca/index.txt"
+		# distinct serial ranges: no two certificates of the PKI share one
+		case $ca in
+		test) echo 1000 ;;
+		unknown) echo 5000 ;;
+		inter) echo 9000 ;;
+		esac >"$pki/.ca/$ca/serial"
+	done
+	cat >"$pki/openssl.cnf" <<EOC
+# written by lib.sh tls_ca_init: openssl ca's view of the test PKI
+[ req ]
+distinguished_name = req_dn
+prompt = no
+[ req_dn ]
+O = unused
+[ test ]
+dir = $pki/.ca/test
+certificate = $pki/ca.crt
+private_key = $pki/ca.key
+database = \$dir/index.txt
+new_certs_dir = \$dir/new
+serial = \$dir/serial
+default_md = sha256
+policy = policy_any
+unique_subject = no
+copy_extensions = none
+email_in_dn = no
+[ unknown ]
+dir = $pki/.ca/unknown
+certificate = $pki/unknown-ca.crt
+private_key = $pki/unknown-ca.key
+database = \$dir/index.txt
+new_certs_dir = \$dir/new
+serial = \$dir/serial
+default_md = sha256
+policy = policy_any
+unique_subject = no
+copy_extensions = none
+email_in_dn = no
+[ inter ]
+dir = $pki/.ca/inter
+certificate = $pki/inter.crt
+private_key = $pki/inter.key
+database = \$dir/index.txt
+new_certs_dir = \$dir/new
+serial = \$dir/serial
+default_md = sha256
+policy = policy_any
+unique_subject = no
+copy_extensions = none
+email_in_dn = no
+[ policy_any ]
+organizationName = optional
+organizationalUnitName = optional
+commonName = optional
+[ ext_ca ]
+basicConstraints = critical, CA:TRUE
+keyUsage = critical, keyCertSign, cRLSign
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid:always
+EOC
+	fx__tls_key "$pki/ca.key" &&
+		fx__tls_sign self:test "/O=sipuad test/CN=sipuad test CA" "$pki/ca.key" "$pki/ca.crt" \
+			"$pki/openssl.cnf" ext_ca "-1 day" "+10 years" || return 1
+	fx__tls_key "$pki/unknown-ca.key" &&
+		fx__tls_sign self:unknown "/O=sipuad test/CN=sipuad unknown CA" "$pki/unknown-ca.key" \
+			"$pki/unknown-ca.crt" "$pki/openssl.cnf" ext_ca "-1 day" "+10 years" || return 1
+	fx__tls_key "$pki/inter.key" &&
+		fx__tls_sign test "/O=sipuad test/CN=sipuad test intermediate CA" "$pki/inter.key" \
+			"$pki/inter.crt" "$pki/openssl.cnf" ext_ca "-1 day" "+5 years" || return 1
+	tls_cert client --cn "sipuad client" || return 1
+	tls_cert client-unknown --cn "sipuad client" --issuer unknown || return 1
+	tls_cert wrongkey --cn "sipuad wrong key" --mismatched-key || return 1
+}
+
+# tls_ca_file: prints the path of the test CA's certificate, the one file a
+# client (sip.tls.ca_file) or a server (kam_start_tls ... require) trusts.
+tls_ca_file() { local pki; pki=$(fx__pki_dir) && echo "$pki/ca.crt"; }
+
+# tls_crt NAME / tls_key NAME / tls_pem NAME: print the paths of what
+# tls_cert NAME made (certificate or chain, key, key+certificate).
+tls_crt() { local pki; pki=$(fx__pki_dir) && echo "$pki/$1.crt"; }
+tls_key() { local pki; pki=$(fx__pki_dir) && echo "$pki/$1.key"; }
+tls_pem() { local pki; pki=$(fx__pki_dir) && echo "$pki/$1.pem"; }
+
+# tls_cert NAME [OPTIONS...]: issues a certificate into $FX_DIR/pki/NAME.crt
+# with its key NAME.key and both in NAME.pem (after tls_ca_init). Options:
+#   --dns HOST         a subjectAltName DNS entry (repeatable)
+#   --uri URI          a subjectAltName URI entry, e.g. sip:reg.sipuad.test
+#                      (repeatable)
+#   --ip ADDR          a subjectAltName IP entry (repeatable)
+#   --cn NAME          the subject's CN (default: none); without any --dns,
+#                      --uri, --ip the certificate has no subjectAltName at
+#                      all (RFC 5922: then the CN is the name to check)
+#   --expired          valid from 30 days ago until 1 day ago
+#   --not-yet-valid    valid from 1 day from now for 30 days
+#   --days N           valid from 1 day ago for N days (default 365)
+#   --issuer CA        test (default), unknown (the CA nobody trusts) or inter
+#                      (the intermediate: NAME.crt is then leaf +
+#                      intermediate; NAME.leaf.crt/.key the leaf alone)
+#   --mismatched-key   NAME.key (and NAME.pem) hold a key that is NOT the one
+#                      of NAME.crt
+# E.g. tls_cert reg --dns reg.sipuad.test --uri sip:reg.sipuad.test
+#      tls_cert old --dns reg.sipuad.test --expired
+#      tls_cert cnonly --cn reg.sipuad.test
+tls_cert() {
+	local name=$1 pki cn='' issuer=test start="-1 day" end="+365 days" mism=0
+	local san=() subj ext key
+	shift || { echo "usage: tls_cert NAME [OPTIONS...]" >&2; return 1; }
+	[[ $name =~ ^[A-Za-z0-9_][A-Za-z0-9_.-]*$ ]] || { echo "tls_cert: bad name '$name'" >&2; return 1; }
+	pki=$(fx__pki_dir) || return 1
+	[[ -s $pki/openssl.cnf ]] || { echo "tls_cert $name: no PKI (tls_ca_init first)" >&2; return 1; }
+	while (($# > 0)); do
+		case $1 in
+		--dns) san+=("DNS:$2"); shift ;;
+		--uri) san+=("URI:$2"); shift ;;
+		--ip) san+=("IP:$2"); shift ;;
+		--cn) cn=$2; shift ;;
+		--expired) start="-30 days" end="-1 day" ;;
+		--not-yet-valid) start="+1 day" end="+31 days" ;;
+		--days) end="-1 day +$2 days"; shift ;;
+		--issuer)
+			[[ ${2:-} =~ ^(test|unknown|inter)$ ]] ||
+				{ echo "tls_cert $name: --issuer test|unknown|inter, not '${2:-}'" >&2; return 1; }
+			issuer=$2
+			shift
+			;;
+		--mismatched-key) mism=1 ;;
+		*) echo "tls_cert $name: unknown option '$1'" >&2; return 1 ;;
+		esac
+		shift || { echo "tls_cert $name: option without its value" >&2; return 1; }
+	done
+	[[ $cn != */* ]] || { echo "tls_cert $name: a CN with '/' is not supported" >&2; return 1; }
+	subj="/O=sipuad test/OU=$name${cn:+/CN=$cn}"
+	ext=$pki/$name.ext
+	{
+		echo "[ leaf ]"
+		echo "basicConstraints = critical, CA:FALSE"
+		echo "keyUsage = critical, digitalSignature"
+		echo "extendedKeyUsage = serverAuth, clientAuth"
+		echo "subjectKeyIdentifier = hash"
+		echo "authorityKeyIdentifier = keyid"
+		if ((${#san[@]} > 0)); then
+			local e sep=
+			printf 'subjectAltName = '
+			for e in "${san[@]}"; do
+				printf '%s%s' "$sep" "$e"
+				sep=', '
+			done
+			echo
+		fi
+	} >"$ext"
+	key=$pki/$name.key
+	fx__tls_key "$key" || return 1
+	fx__tls_sign "$issuer" "$subj" "$key" "$pki/$name.crt" "$ext" leaf "$start" "$end" || return 1
+	rm -f "$ext"
+	if [[ $issuer == inter ]]; then
+		mv -f "$pki/$name.crt" "$pki/$name.leaf.crt" && cp -f "$key" "$pki/$name.leaf.key" &&
+			cat "$pki/$name.leaf.crt" "$pki/inter.crt" >"$pki/$name.crt" || return 1
+	fi
+	if ((mism)); then
+		fx__tls_key "$key" || return 1
+	fi
+	cat "$key" "$pki/$name.crt" >"$pki/$name.pem"
+	chmod 600 "$key" "$pki/$name.pem"
+}
+
+# kam_start_tls NAME IP CERT [none|optional|require] [PASSWORD]: starts the
+# registrar NAME like kam_start (udp and tcp on IP:$FX_KAM_PORT, same
+# behaviour and knobs) that also listens on tls:IP:$FX_TLS_PORT (5061) with
+# the tls_cert CERT: it sends $FX_DIR/pki/CERT.crt (with the intermediate
+# for an --issuer inter CERT; CERT may be NAME.leaf for the leaf alone) and
+# uses CERT.key. TLS 1.2 or later. Client certificates: none (default: not
+# asked for), optional (asked for, verified against the test CA if sent),
+# require (verified, and a client without one is refused: with TLS 1.3 the
+# client's handshake completes first and the server's "certificate
+# required" alert comes after). The profile is $FX_DIR/kam/NAME/tls.cfg
+# (kamailio's tls module "config" file). Its REGISTER log lines end in
+# "over tls" for what came over TLS (kam_count_register NAME USER "" tls).
+# kam_start NAME later restarts it without TLS.
+kam_start_tls() {
+	local name=$1 ip=$2 cert=${3:-} mode=${4:-none} pw=${5:-$FX_KAM_PASSWORD} d pki vc=no rc=no
+	(($# >= 3)) || { echo "usage: kam_start_tls NAME IP CERT [none|optional|require] [PASSWORD]" >&2; return 1; }
+	d=$(fx__kam_dir "$name") || return 1
+	pki=$(fx__pki_dir) || return 1
+	[[ -s $pki/$cert.crt && -s $pki/$cert.key ]] ||
+		{ echo "kam_start_tls $name: no certificate '$cert' (tls_ca_init, tls_cert $cert ...)" >&2; return 1; }
+	case $mode in
+	none) ;;
+	optional) vc=yes ;;
+	require) vc=yes rc=yes ;;
+	*) echo "kam_start_tls $name: client mode none|optional|require, not '$mode'" >&2; return 1 ;;
+	esac
+	if fx_tcp_listening "$ip" "$FX_TLS_PORT"; then
+		echo "kam_start_tls $name: $ip:$FX_TLS_PORT is already in use:" >&2
+		ss -Hlnpt "src $ip:$FX_TLS_PORT" >&2
+		return 1
+	fi
+	mkdir -p "$d"
+	cat >"$d/tls.cfg" <<EOC
+# written by lib.sh kam_start_tls: kamailio tls module profile of $name
+[server:default]
+method = TLSv1.2+
+certificate = $pki/$cert.crt
+private_key = $pki/$cert.key
+ca_list = $pki/ca.crt
+verify_certificate = $vc
+require_certificate = $rc
+
+[client:default]
+method = TLSv1.2+
+verify_certificate = no
+require_certificate = no
+EOC
+	fx__kam_launch kam_start_tls "$name" "$ip" "$FX_KAM_PORT" "$FX_KAM_TEMPLATE" \
+		-e "s|@PASSWORD@|$pw|g" -e "s|@TLS_PORT@|$FX_TLS_PORT|g" -e "s|@TLS_CFG@|$d/tls.cfg|g" \
+		-- -A WITH_TLS || return 1
+	# kamailio binds every listener before it forks: bound once it answers
+	if ! fx_tcp_listening "$ip" "$FX_TLS_PORT"; then
+		echo "kam_start_tls $name: answers, but nothing listens on $ip:$FX_TLS_PORT" >&2
+		return 1
+	fi
+	echo "$FX_TLS_PORT" >"$d/tls_port"
+}
+
+# kam_tls_port NAME / kam_tls_addr NAME: the tls port (IP:port) of an instance
+# kam_start_tls started (fails for one without TLS).
+kam_tls_port() {
+	local d
+	d=$(fx__kam_dir "$1") || return 1
+	[[ -s $d/tls_port ]] || { echo "kamailio '$1' has no tls listener (kam_start_tls)" >&2; return 1; }
+	cat "$d/tls_port"
+}
+kam_tls_addr() { local p; p=$(kam_tls_port "$1") && echo "$(kam_ip "$1"):$p"; }
+
+# kam_conns NAME: prints the established tcp connections of the instance's
+# listeners (tcp port, and the tls port if it has one), one a line, as
+# "LOCAL_IP:PORT PEER_IP:PORT".
+kam_conns() {
+	local ip port tport f
+	ip=$(kam_ip "$1") && port=$(kam_port "$1") || return 1
+	f="( sport = :$port"
+	tport=$(kam_tls_port "$1" 2>/dev/null) && f="$f or sport = :$tport"
+	f="$f ) and src $ip"
+	ss -Htn state established "$f" 2>/dev/null | awk '{ print $(NF-1), $NF }'
+}
+
+fx__kam_no_conns() { [[ -z $(kam_conns "$1") ]]; }
+
+# kam_drop_conns NAME: resets every established tcp and tls connection of the
+# instance (kamailio itself keeps running and listening): `ss -K` destroys
+# the server side socket (SOCK_DESTROY, CONFIG_INET_DIAG_DESTROY, needs
+# root), the kernel sends the peer an RST, kamailio sees the connection
+# fail and forgets it. Prints how many it reset; waits (bounded, 2 s) until
+# none is left. A crash (kam_kill) closes them too, with a FIN as the
+# process dies.
+kam_drop_conns() {
+	local ip port tport f n
+	ip=$(kam_ip "$1") && port=$(kam_port "$1") || return 1
+	f="( sport = :$port"
+	tport=$(kam_tls_port "$1" 2>/dev/null) && f="$f or sport = :$tport"
+	f="$f ) and src $ip"
+	n=$(ss -Htn -K state established "$f" 2>/dev/null | grep -c . || true)
+	echo "$n"
+	wait_for 2 "the connections of kamailio '$1' to be gone" fx__kam_no_conns "$1"
+}
+
+# ---- listeners that are not (good) TLS servers
+# Per listener on IP:PORT, $FX_DIR/listen/IP_PORT/ holds pid (tracked:
+# fx_cleanup stops it), mode and log: tcp_listener.py's events, one a line:
+# "listening IP:PORT", "accept PEER", "closed PEER", "handshake failed
+# PEER: REASON" (tls_listener_accepts counts the accepts).
+
+fx__listen_dir() {
+	[[ -n $FX_DIR ]] || { echo "fx_init was not called" >&2; return 1; }
+	echo "$FX_DIR/listen/$1_$2"
+}
+
+fx__listen_ready() { grep -q '^listening ' "$1/log" 2>/dev/null || ! fx_pid_alive "$(cat "$1/pid")"; }
+
+# fx__listen_start WHO IP PORT MODE [CERT KEY]: starts tcp_listener.py in
+# the background and waits (bounded, 5 s) until it listens.
+fx__listen_start() {
+	local who=$1 ip=$2 port=$3 mode=$4 d jc=0 pid
+	shift 4
+	[[ $ip =~ ^127\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}$ ]] ||
+		{ echo "$who: '$ip' is not a loopback IPv4 address" >&2; return 1; }
+	fx__is_u16 "$port" || { echo "$who: bad port '$port'" >&2; return 1; }
+	d=$(fx__listen_dir "$ip" "$port") || return 1
+	if [[ -s $d/pid ]] && fx_pid_alive "$(cat "$d/pid")"; then
+		echo "$who: a listener already runs on $ip:$port" >&2
+		return 1
+	fi
+	if fx_tcp_listening "$ip" "$port"; then
+		echo "$who: $ip:$port is already in use:" >&2
+		ss -Hlnpt "src $ip:$port" >&2
+		return 1
+	fi
+	mkdir -p "$d"
+	echo "$mode" >"$d/mode"
+	[[ $- == *m* ]] && { jc=1; set +m; }
+	python3 "$FX_TCP_LISTENER" "$ip" "$port" "$mode" "$@" </dev/null >>"$d/log" 2>&1 &
+	pid=$!
+	((jc)) && set -m
+	echo "$pid" >"$d/pid"
+	fx_track "$pid"
+	if ! wait_for 5 "$who on $ip:$port" fx__listen_ready "$d" || ! fx_pid_alive "$pid"; then
+		echo "$who: tcp_listener.py did not start: $(tail -n 5 "$d/log")" >&2
+		return 1
+	fi
+}
+
+# tls_plain_listener IP [PORT] [silent|reply]: a plain TCP listener on
+# IP:PORT (default $FX_TLS_PORT, 5061) that speaks no TLS: silent (default)
+# accepts and reads, never answers (a TLS client's handshake times out);
+# reply answers the ClientHello with a plain-text "SIP/2.0 400" and closes
+# (the client's handshake fails at once: not a TLS record). Runs until
+# tls_listener_stop or fx_cleanup.
+tls_plain_listener() {
+	local mode=${3:-silent}
+	[[ $mode =~ ^(silent|reply)$ ]] || { echo "tls_plain_listener: mode silent|reply, not '$mode'" >&2; return 1; }
+	fx__listen_start tls_plain_listener "$1" "${2:-$FX_TLS_PORT}" "$mode"
+}
+
+# tls_bad_listener IP [PORT] [nocipher|close|reset]: a listener on IP:PORT
+# (default $FX_TLS_PORT) where every TLS handshake fails: nocipher (default)
+# is a TLS server (certificate tls_cert "listener", made if missing) that
+# offers TLS 1.2 with NULL ciphers only, so the handshake ends with a
+# handshake_failure alert ("no shared cipher"); close accepts and closes at
+# once (FIN before a ServerHello); reset accepts and resets (RST).
+tls_bad_listener() {
+	local mode=${3:-nocipher} pki
+	case $mode in
+	nocipher)
+		pki=$(fx__pki_dir) || return 1
+		[[ -s $pki/listener.crt ]] || tls_cert listener --cn "sipuad bad listener" || return 1
+		fx__listen_start tls_bad_listener "$1" "${2:-$FX_TLS_PORT}" nocipher "$pki/listener.crt" "$pki/listener.key"
+		;;
+	close | reset) fx__listen_start tls_bad_listener "$1" "${2:-$FX_TLS_PORT}" "$mode" ;;
+	*) echo "tls_bad_listener: mode nocipher|close|reset, not '$mode'" >&2; return 1 ;;
+	esac
+}
+
+# tls_listener_accepts IP [PORT]: prints how many connections the listener on
+# IP:PORT (default $FX_TLS_PORT) accepted so far.
+tls_listener_accepts() {
+	local d
+	d=$(fx__listen_dir "$1" "${2:-$FX_TLS_PORT}") || return 1
+	[[ -f $d/log ]] || { echo "no listener on $1:${2:-$FX_TLS_PORT}" >&2; return 1; }
+	grep -c '^accept ' "$d/log" || true
+}
+
+# tls_listener_log IP [PORT]: prints the path of the listener's event log.
+tls_listener_log() { local d; d=$(fx__listen_dir "$1" "${2:-$FX_TLS_PORT}") && echo "$d/log"; }
+
+# tls_listener_stop IP [PORT]: stops the listener on IP:PORT (TERM, up to 3 s,
+# then KILL); its log stays.
+tls_listener_stop() {
+	local d pid
+	d=$(fx__listen_dir "$1" "${2:-$FX_TLS_PORT}") || return 1
+	[[ -s $d/pid ]] || return 0
+	pid=$(cat "$d/pid")
+	fx_stop_pid "$pid" 3
+	fx_untrack "$pid"
+	rm -f "$d/pid"
+}
+
+# ---- openssl s_client probes
+
+# tls_probe IP:PORT [S_CLIENT_ARGS...]: one TLS handshake with openssl
+# s_client from $FX_LOCAL_IP (-nocommands, stdin /dev/null: it hangs up right after the
+# handshake), bounded by $FX_TLS_TIMEOUT s; prints s_client's output (stdout
+# and stderr) and returns its status. E.g. what sipuad must do:
+#   tls_probe "$(kam_tls_addr a)" -CAfile "$(tls_ca_file)" -verify_return_error \
+#       -verify_hostname reg.sipuad.test
+# fails (status 1) with "verify error:num=10:certificate has expired" for an
+# --expired certificate, num=62 "hostname mismatch" for a wrong name, num=20
+# "unable to get local issuer certificate" for the unknown CA. With a
+# client certificate: -cert "$(tls_crt client)" -key "$(tls_key client)".
+tls_probe() {
+	local addr=$1
+	shift
+	timeout -k 1 "$FX_TLS_TIMEOUT" "$FX_OPENSSL" s_client -connect "$addr" -bind "$FX_LOCAL_IP:0" \
+		-nocommands "$@" </dev/null 2>&1
+}
+
+# Sessions: an s_client kept open in the background, for what a one-shot
+# probe cannot show (the server's alert after a TLS 1.3 handshake, SIP
+# requests over the connection, a connection that a fixture drops). Per
+# session NAME, $FX_DIR/tls/NAME/ holds in (a FIFO: s_client's stdin), out
+# (its stdout and stderr), pid (s_client's) and holder (the PID of what
+# keeps the FIFO open, so s_client reads no EOF until tls_session_close).
+# A session lives at most $FX_TLS_SESSION_MAX s (120).
+FX_TLS_SESSION_MAX=${FX_TLS_SESSION_MAX:-120}
+
+fx__tls_session_dir() {
+	[[ -n $FX_DIR ]] || { echo "fx_init was not called" >&2; return 1; }
+	[[ $1 =~ ^[A-Za-z0-9_.-]+$ ]] || { echo "bad tls session name '$1'" >&2; return 1; }
+	echo "$FX_DIR/tls/$1"
+}
+
+fx__tls_session_up() {
+	grep -q '^Verify return code' "$1/out" 2>/dev/null || ! fx_pid_alive "$(cat "$1/pid")"
+}
+
+# tls_session_open NAME IP:PORT [S_CLIENT_ARGS...]: starts s_client -connect
+# IP:PORT (from $FX_LOCAL_IP) -nocommands S_CLIENT_ARGS in the background (bounded by
+# $FX_TLS_SESSION_MAX) and waits (bounded, $FX_TLS_TIMEOUT s) until its
+# handshake is done or it ended. Succeeds if the handshake completed and
+# s_client still runs (with TLS 1.3, a server's refusal of the client's
+# certificate comes only after that: tls_session_ended then tells).
+tls_session_open() {
+	local name=$1 addr=$2 d jc=0 pid
+	shift 2
+	d=$(fx__tls_session_dir "$name") || return 1
+	if [[ -s $d/pid ]] && fx_pid_alive "$(cat "$d/pid")"; then
+		echo "tls_session_open $name: already open" >&2
+		return 1
+	fi
+	rm -rf "$d"
+	mkdir -p "$d" && mkfifo "$d/in" || return 1
+	[[ $- == *m* ]] && { jc=1; set +m; }
+	timeout -k 1 "$FX_TLS_SESSION_MAX" "$FX_OPENSSL" s_client -connect "$addr" -bind "$FX_LOCAL_IP:0" -nocommands "$@" \
+		<"$d/in" >"$d/out" 2>&1 &
+	pid=$!
+	echo "$pid" >"$d/pid"
+	fx_track "$pid"
+	# opening the FIFO for writing waits for s_client's end; the holder
+	# keeps it open (and writes nothing) until tls_session_close
+	sleep "$FX_TLS_SESSION_MAX" >"$d/in" &
+	echo "$!" >"$d/holder"
+	fx_track "$!"
+	((jc)) && set -m
+	wait_for "$FX_TLS_TIMEOUT" "tls session $name to $addr: handshake" fx__tls_session_up "$d" || return 1
+	fx_pid_alive "$pid" || { echo "tls_session_open $name: s_client ended: $(tail -n 3 "$d/out")" >&2; return 1; }
+}
+
+# tls_session_send NAME [TEXT]: sends TEXT, or without it its stdin, as is
+# over the session (give SIP its CRLFs; note that $( ) strips the final
+# newline of a message: pipe it in instead).
+tls_session_send() {
+	local d
+	d=$(fx__tls_session_dir "$1") || return 1
+	tls_session_alive "$1" || { echo "tls_session_send $1: the session has ended" >&2; return 1; }
+	if (($# >= 2)); then
+		printf '%s' "$2" >"$d/in"
+	else
+		cat >"$d/in"
+	fi
+}
+
+# tls_session_out NAME: prints the path of the session's output (s_client's
+# stdout and stderr: handshake details, what the server sent, errors).
+tls_session_out() { local d; d=$(fx__tls_session_dir "$1") && echo "$d/out"; }
+
+# tls_session_has NAME ERE: succeeds if the session's output has a line
+# matching ERE (for wait_for: wait_for 3 "the 401" tls_session_has s
+# 'SIP/2\.0 401'). Do not anchor ERE at ^: s_client's own messages (e.g.
+# "Post-Handshake New Session Ticket arrived") may run into a line of what
+# the server sent.
+tls_session_has() {
+	local d
+	d=$(fx__tls_session_dir "$1") || return 1
+	grep -qE -- "$2" "$d/out"
+}
+
+# tls_session_alive NAME: succeeds while the session's s_client runs (the
+# connection is up); tls_session_ended NAME: the opposite (for wait_for).
+tls_session_alive() {
+	local d
+	d=$(fx__tls_session_dir "$1") || return 1
+	[[ -s $d/pid ]] && fx_pid_alive "$(cat "$d/pid")"
+}
+tls_session_ended() { ! tls_session_alive "$1"; }
+
+# tls_session_close NAME: ends the session: EOF on s_client's stdin (it sends
+# close_notify and hangs up), then waits (bounded, 2 s) for it to exit, else
+# kills it.
+tls_session_close() {
+	local d p
+	d=$(fx__tls_session_dir "$1") || return 1
+	if [[ -s $d/holder ]]; then
+		fx_stop_pid "$(cat "$d/holder")" 2 >/dev/null 2>&1
+		fx_untrack "$(cat "$d/holder")"
+	fi
+	[[ -s $d/pid ]] || return 0
+	p=$(cat "$d/pid")
+	wait_for 2 "s_client of tls session $1 to hang up" fx__pid_dead "$p" 2>/dev/null ||
+		fx_stop_pid "$p" 2 >/dev/null 2>&1
+	fx_untrack "$p"
 }
