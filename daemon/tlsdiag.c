@@ -1,7 +1,8 @@
 /* tlsdiag.c - pairs Sofia-SIP's TLS log lines with the request they fail
  * (tlsdiag.h says why). The texts matched are 1.12.11's: tport_tls.c
  * tls_verify_cb ("  err %i:%s"), tls_post_connection_check ("Peer Subject
- * Mismatch"), tls_connect ("TLS setup failed"), and nta.c
+ * Mismatch"), tls_connect ("TLS setup failed"), tls_log_errors ("%s:
+ * %08lx:%s:%s:%s", OpenSSL's reason last), and nta.c
  * outgoing_print_tport_error ("nta: %s (%u): %s%s (%u) with %s/[%s]:%u"). */
 #include "tlsdiag.h"
 
@@ -78,13 +79,37 @@ static void request_failed(struct tlsdiag *d, const char *line)
 	d->pending[0] = '\0';
 }
 
+/* tport's OpenSSL error lines ("tls_read: SSL_read: 0a00045c:SSL
+ * routines:(null):tlsv13 alert certificate required"): an alert is the
+ * server refusing us (after the handshake, with TLS 1.3); another reason
+ * is said as OpenSSL says it. */
+static bool ssl_reason(struct tlsdiag *d, const char *line)
+{
+	const char *p = strstr(line, "SSL routines:");
+	/* a connection's read or write only: the context's own set-up at
+	 * start logs such lines too (no agent.pem without a certificate) */
+	if (!p || (!strstr(line, "SSL_read: ") && !strstr(line, "SSL_write: ")))
+		return false;
+	if (!(p = strrchr(p, ':')) || !*++p || strcmp(p, "(null)") == 0)
+		return true;
+	const char *alert = strstr(p, "alert ");
+	if (alert) {
+		char w[TLSDIAG_WORDS_MAX];
+		snprintf(w, sizeof w, "alert from the server: %s", alert + 6);
+		keep_first(d, w, strlen(w));
+	} else {
+		keep_first(d, p, strlen(p));
+	}
+	return true;
+}
+
 void tlsdiag_line(struct tlsdiag *d, const char *line)
 {
 	if (strncmp(line, "nta: ", 5) == 0) {
 		request_failed(d, line);
 		return;
 	}
-	if (verify_error(d, line))
+	if (verify_error(d, line) || ssl_reason(d, line))
 		return;
 	if (strstr(line, "Peer Subject Mismatch"))
 		keep_first(d, "name mismatch", 13);

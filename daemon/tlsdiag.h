@@ -5,7 +5,8 @@
  * check of the server's certificate fails: the connection is closed, and
  * nta answers the request with a 503 of its own. What it does say is in
  * its log: tport's certificate check ("err 10:certificate has expired",
- * "Peer Subject Mismatch", "TLS setup failed"), then nta's line about the
+ * "Peer Subject Mismatch", "TLS setup failed", OpenSSL's reasons such as
+ * the server's alert), then nta's line about the
  * request it fails ("... with tls/[IP]:PORT"), in that order and within
  * the same call. This module pairs the two, so the request's failure,
  * reported a few loop turns later, can say what went wrong. */

@@ -74,3 +74,21 @@ TEST(test_G3_tlsdiag_keeps_the_latest)
 	CHECK_STR(tlsdiag_take(&d, "127.0.1.10", 5061, buf, sizeof buf), "certificate has expired");
 	return 0;
 }
+
+TEST(test_G3_tlsdiag_server_alert_after_the_handshake)
+{
+	struct tlsdiag d = { 0 };
+	char buf[TLSDIAG_WORDS_MAX];
+	/* the context's set-up at start says such things: no connection's */
+	tlsdiag_line(&d, "tls_init_context: 0a080002:SSL routines:(null):system lib");
+	/* TLS 1.3: a server that wants a client certificate says so after
+	 * our handshake finished, on our first read */
+	tlsdiag_line(&d, "tls_read: SSL_read: 00000001:(null):(null):(null)");
+	tlsdiag_line(&d, "tls_read: SSL_read: 0a00045c:SSL routines:(null):tlsv13 alert certificate required");
+	tlsdiag_line(&d, "nta: REGISTER (9): Input/output error (5) with tls/[127.0.13.2]:5061");
+	CHECK_STR(tlsdiag_take(&d, "127.0.13.2", 5061, buf, sizeof buf), "alert from the server: certificate required");
+	tlsdiag_line(&d, "tls_read: SSL_read: 0a00010b:SSL routines:(null):wrong version number");
+	tlsdiag_line(&d, "nta: OPTIONS (2): Input/output error (5) with tls/[127.0.13.3]:5061");
+	CHECK_STR(tlsdiag_take(&d, "127.0.13.3", 5061, buf, sizeof buf), "wrong version number");
+	return 0;
+}
