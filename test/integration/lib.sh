@@ -2113,24 +2113,37 @@ kam_conns() {
 	ss -Htn state established "$f" 2>/dev/null | awk '{ print $(NF-1), $NF }'
 }
 
-fx__kam_no_conns() { [[ -z $(kam_conns "$1") ]]; }
+# fx__kam_conns_gone NAME CONN...: none of the kam_conns lines CONN is left
+# (a client may have connected again meanwhile: new lines do not count).
+fx__kam_conns_gone() {
+	local now c
+	now=$(kam_conns "$1") || return 1
+	shift
+	for c in "$@"; do
+		grep -qxF -- "$c" <<<"$now" && return 1
+	done
+	return 0
+}
 
 # kam_drop_conns NAME: resets every established tcp and tls connection of the
 # instance (kamailio itself keeps running and listening): `ss -K` destroys
 # the server side socket (SOCK_DESTROY, CONFIG_INET_DIAG_DESTROY, needs
 # root), the kernel sends the peer an RST, kamailio sees the connection
 # fail and forgets it. Prints how many it reset; waits (bounded, 2 s) until
-# none is left. A crash (kam_kill) closes them too, with a FIN as the
-# process dies.
+# none of those is left (a client that connects again at once, as sipuad
+# does, RULES G.4, makes a new one). A crash (kam_kill) closes them too,
+# with a FIN as the process dies.
 kam_drop_conns() {
 	local ip port tport f n
 	ip=$(kam_ip "$1") && port=$(kam_port "$1") || return 1
 	f="( sport = :$port"
 	tport=$(kam_tls_port "$1" 2>/dev/null) && f="$f or sport = :$tport"
 	f="$f ) and src $ip"
+	local -a old
+	mapfile -t old < <(kam_conns "$1")
 	n=$(ss -Htn -K state established "$f" 2>/dev/null | grep -c . || true)
 	echo "$n"
-	wait_for 2 "the connections of kamailio '$1' to be gone" fx__kam_no_conns "$1"
+	wait_for 2 "the connections of kamailio '$1' to be gone" fx__kam_conns_gone "$1" "${old[@]}"
 }
 
 # ---- listeners that are not (good) TLS servers

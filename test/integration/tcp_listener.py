@@ -17,8 +17,9 @@ Modes:
             ciphers: every client handshake fails (handshake_failure alert)
 
 Prints one line per event on stdout, flushed: "listening IP:PORT" once bound,
-then "accept PEER_IP:PORT", "closed PEER_IP:PORT", "handshake failed
-PEER_IP:PORT: REASON". Runs until killed (SIGTERM).
+then "accept PEER_IP:PORT", "recv PEER_IP:PORT N bytes tls|text [TEXT]" (what
+came, silent and reply: a TLS record, or text with its first words), "closed
+PEER_IP:PORT", "handshake failed PEER_IP:PORT: REASON". Runs until killed (SIGTERM).
 """
 import select
 import signal
@@ -91,6 +92,12 @@ def main():
                 data = s.recv(65536)
             except OSError:
                 data = b""
+            if data:
+                # what a client sends first: a TLS record (0x16: handshake)
+                # or text (a SIP request in clear)
+                kind = "tls" if data[0] == 0x16 else "text"
+                head = data[:16].decode("ascii", "replace") if kind == "text" else ""
+                say("recv %s %d bytes %s %s" % (peer, len(data), kind, head.split("\r")[0]))
             if data and mode == "reply":
                 try:
                     s.sendall(SIP_400)

@@ -1,0 +1,40 @@
+# lib_tls.sh - helpers of the daemon's TLS tests (RULES G), sourced after
+# lib.sh. The PKI, the TLS registrars and the bad listeners are lib.sh's
+# (tls_ca_init, tls_cert, kam_start_tls, tls_plain_listener, ...).
+
+# sipuad_conf_tls T1 [SIP_EXTRA] [TLS_EXTRA]: the control, storage, log and
+# sip sections of a TLS test's config: udp, tcp and tls, the test CA as
+# sip.tls.ca_file; SIP_EXTRA goes into sip (e.g. resolv_conf), TLS_EXTRA
+# into sip.tls (e.g. a client certificate).
+sipuad_conf_tls() {
+	cat <<EOC
+control = { socket = "${SIPUAD_SOCK:-$FX_DIR/sipuad.sock}"; mode = "0600"; };
+storage = { database = "$FX_DIR/state.db"; };
+log     = { level = "debug"; };
+sip     = { listen = "$FX_LOCAL_IP"; port = 0; transports = [ "udp", "tcp", "tls" ];
+            t1 = ${1:-100}; t2 = 4000; start_spread = 0;${2:+
+            $2}
+            tls = { ca_file = "$(tls_ca_file)";${3:+ $3} }; };
+EOC
+}
+
+# sipuad_sent_over PROTO [METHOD]: how many requests (of METHOD) the daemon
+# sent over PROTO (udp, tcp, tls), from its message trace (sipuad_sent).
+sipuad_sent_over() {
+	sipuad_sent | awk -v p="$1" -v m="${2:-}" '
+		{ split($2, d, "/") } d[1] == p && (m == "" || $1 == m) { n++ }
+		END { print n + 0 }'
+}
+
+# line_error_reason LINE: the reason of the line's last_error ("" none).
+line_error_reason() {
+	sipuad_line_json "$1" | jq -r '.last_error.reason // ""'
+}
+
+# line_error_matches LINE REGEX: succeeds once the line's last_error reason
+# matches REGEX (for wait_for).
+line_error_matches() {
+	local r
+	r=$(line_error_reason "$1")
+	[[ $r =~ $2 ]] || { echo "line $1 last_error: '$r'" >&2; return 1; }
+}
