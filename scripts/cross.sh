@@ -30,7 +30,7 @@ MAKE=${MAKE:-make}
 dir=${CROSS_DIR:-$top/build-cross/$arch}
 sysroot=$dir/sysroot
 build=$dir/build
-PKGS="libc6-dev libsofia-sip-ua-dev libevent-dev libconfig-dev libsqlite3-dev libjson-c-dev"
+PKGS="libc6-dev libsofia-sip-ua-dev libevent-dev libconfig-dev libsqlite3-dev libjson-c-dev libssl-dev"
 passed=0
 failed=0
 result() { # NAME STATUS
@@ -142,4 +142,9 @@ fi
 rc=0
 qrun "$build/sipuad" -n -c test/config/bad/t1_low.conf >/dev/null 2>&1 && rc=1
 result "sipuad -n under $qemu refuses a bad config" $rc
+# RULES G.5 on ARM: the TLS files are read with the target's OpenSSL
+rc=0
+(cd test/config/good && qrun "$build/sipuad" -n -c tls.conf) || rc=$?
+(cd test/config/bad && qrun "$build/sipuad" -n -c tls.conf 2>&1 | cmp -s - tls.err) || rc=1
+result "sipuad -n under $qemu checks TLS files" $rc
 finish
