@@ -6,7 +6,8 @@
 #     the line re-registers, the primary refuses the connect, and the line
 #     is registered on the backup within 2 s (bench/connloss.sh measures it);
 #   - the connection reset (RST) while the registrar runs on: the line
-#     registers again with the same server within 2 s, no failover.
+#     registers again with the same server within 2 s, no failover;
+#   - the TLS primary back: the failback (C.4) over TLS.
 # Lines tcp1 (servers a, b over TCP) and tls1 (c, d over TLS).
 # fx-timeout: 90
 source "$(dirname "$0")/lib.sh"
@@ -35,7 +36,7 @@ dns_start || fail "dns_start"
 	echo ","
 	sipuad_conf_calls_line tls1 6402 "{ host = \"c.$D\"; port = $FX_TLS_PORT; transport = \"tls\"; expires = 600; },
 	  { host = \"e.$D\"; port = $FX_TLS_PORT; transport = \"tls\"; expires = 600; }" \
-		"heartbeat = { interval = 30; }; failback = { enabled = true; interval = 600; };"
+		"heartbeat = { interval = 30; }; failback = { enabled = true; interval = 2; };"
 	echo ");"
 } >"$FX_DIR/sipuad.conf"
 sipuad_start "$FX_DIR/sipuad.conf" || fail "sipuad did not start"
@@ -69,4 +70,13 @@ for x in "a tcp1" "c tls1"; do
 	assert_eq "$(sipuad_line "$line" .failovers)" 1 "$line: failovers"
 done
 assert_eq "$(sipuad_line tls1 .server.transport)" tls "tls1 stays on tls"
+
+# the TLS primary returns: the failback probe (every 2 s) goes over TLS,
+# checks c's certificate again, and the line goes home
+kam_start_tls c "$C" c || fail "restart kamailio c"
+wait_for 8 "tls1 back on c" sipuad_on tls1 0 || fail "tls1: $(sipuad_line_json tls1)"
+assert_eq "$(sipuad_history_count tls1 failback)" 1 "tls1 failbacks"
+assert_eq "$(sipuad_line tls1 .address)" "$C:$FX_TLS_PORT" "tls1 address after the failback"
+(($(kam_count_register c 6402 saved tls) >= 1)) || fail "no REGISTER saved over tls at c"
+assert_eq "$(sipuad_sent_over udp REGISTER)" 0 "REGISTERs over udp (neither line falls back)"
 pass
