@@ -174,19 +174,19 @@ static void outcome_cb(void *ctx, const struct sip_outcome *o)
 		.kind = AE_OUTCOME, .status = o->status, .local = o->local, .phrase = o->phrase,
 		.expires = o->expires, .retry_after = o->retry_after,
 	};
-	if (o->reg == l->old) {
-		if (o->op != SIP_OP_OPTIONS) {
-			log_debug("%s: released binding at %s: %d %s", l->cl->id, o->target, o->status, o->phrase);
-			sip_reg_free(l->old);
-			l->old = NULL;
-		}
-		return;
-	}
 	if (o->op == SIP_OP_CONNECTION) {
 		/* G.4: only the line's own binding counts */
 		if (o->reg == l->main) {
 			ev.kind = AE_CONN_LOST;
 			feed(l, &ev);
+		}
+		return;
+	}
+	if (o->reg == l->old) {
+		if (o->op != SIP_OP_OPTIONS) {
+			log_debug("%s: released binding at %s: %d %s", l->cl->id, o->target, o->status, o->phrase);
+			sip_reg_free(l->old);
+			l->old = NULL;
 		}
 		return;
 	}

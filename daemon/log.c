@@ -139,10 +139,12 @@ static enum log_level sofia_level(void)
 static void emit_sofia(const char *text)
 {
 	char line[sizeof sofia_buf + 8];
-	if (sofia_tapped) {
+	if (sofia_tapped && tap_fn) {
 		tap_fn(text, tap_arg);
-		/* raised for the tap only: what -d would not show stays out */
-		if (cur_level < LOG_LVL_DEBUG)
+		/* raised for the tap only: what -d would not show stays out,
+		 * but for what stops the stack (a port it cannot bind, a CA
+		 * file OpenSSL refuses) */
+		if (cur_level < LOG_LVL_DEBUG && !strstr(text, "bind(") && !strstr(text, "error loading"))
 			return;
 	}
 	snprintf(line, sizeof line, "sofia: %s", text);
@@ -199,6 +201,7 @@ void log_sofia_tap(void (*tap)(const char *line, void *arg), void *arg)
 {
 	tap_fn = tap;
 	tap_arg = arg;
+	sofia_tapped = false; /* a line begun before belongs to no tap now */
 	su_log_t *logs[] = { nta_log, tport_log };
 	for (size_t i = 0; i < sizeof logs / sizeof logs[0]; i++) {
 		su_log_redirect(logs[i], sofia_logger_cb, tap ? &tap_mark : NULL);

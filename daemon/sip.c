@@ -24,6 +24,8 @@
 #include <sofia-sip/su_tag.h>
 #include <sofia-sip/tport_tag.h>
 #include <sofia-sip/tport.h>
+
+#include <openssl/err.h>
 #include <sofia-sip/url.h>
 #include <sofia-sip/su_wait.h>
 
@@ -33,6 +35,7 @@
 #include "sip.h"
 #include "tlsdiag.h"
 #include "tlsdir.h"
+#include "timeutil.h"
 
 /* nua keeps its own keepalives and NAT probing unless told not to: the
  * heartbeat is ours (RULES A.7), and a registration must not move by itself. */
@@ -70,6 +73,7 @@ struct sip {
 	/* SPEC G: TLS is bound; why handshakes failed (tlsdiag.h) */
 	bool tls;
 	bool tls_bound;         /* tport said its TLS context is up */
+	char tls_dir[PATH_MAX]; /* tlsdir.c's directory, kept (empty) while the stack lives */
 	struct tlsdiag diag;
 	/* G.4: connections tport closed (sofia_tap), reported to the bindings
 	 * that use them from conn_timer, outside Sofia's call */
@@ -156,7 +160,7 @@ static const char *tls_words(struct sip *s, const char *ip, int port, const char
 			     size_t size)
 {
 	char w[TLSDIAG_WORDS_MAX];
-	if (!s->tls || !tlsdiag_take(&s->diag, ip, port, w, sizeof w))
+	if (!s->tls || !tlsdiag_take(&s->diag, ip, port, timeutil_now_ms(), w, sizeof w))
 		return phrase;
 	snprintf(buf, size, "TLS: %s", w);
 	return buf;
@@ -578,7 +582,7 @@ static void sofia_tap(const char *line, void *arg)
 {
 	struct sip *s = arg;
 	if (s->tls) {
-		tlsdiag_line(&s->diag, line);
+		tlsdiag_line(&s->diag, line, timeutil_now_ms());
 		if (strstr(line, "tls context initialized"))
 			s->tls_bound = true;
 	}
@@ -592,11 +596,13 @@ int sip_init(struct sip **out, struct loop *loop, const struct conf *c)
 		return -ENOMEM;
 	s->loop = loop;
 	s->end_fd = -1;
+	tlsdiag_init(&s->diag);
 	s->t1_ms = c->t1;
 
 	/* One bind URL for udp and tcp, one for tls; port 0 lets the kernel
 	 * pick. TLS listens on sip.port + 1 (5061 beside 5060). */
-	char host[80], port[16], tls_port[16], url[160] = "", sips[160] = "", dir[PATH_MAX] = "";
+	char host[80], port[16], tls_port[16], url[160] = "", sips[160] = "";
+	char *dir = s->tls_dir;
 	netaddr_host(host, sizeof host, c->listen, 0);
 	snprintf(port, sizeof port, c->port ? "%d" : "*", c->port);
 	snprintf(tls_port, sizeof tls_port, c->port ? "%d" : "*", c->port + 1);
@@ -608,7 +614,7 @@ int sip_init(struct sip **out, struct loop *loop, const struct conf *c)
 	if (s->tls) {
 		char err[PATH_MAX + 128];
 		snprintf(sips, sizeof sips, "sips:%s:%s", host, tls_port);
-		if (tlsdir_make(&c->tls, dir, sizeof dir, err, sizeof err) != 0) {
+		if (tlsdir_make(&c->tls, dir, sizeof s->tls_dir, err, sizeof err) != 0) {
 			log_error("sip: TLS: %s", err);
 			free(s);
 			return -EIO;
@@ -673,17 +679,30 @@ int sip_init(struct sip **out, struct loop *loop, const struct conf *c)
 			     * never travel; log.c masks them anyway) */
 			    TPTAG_LOG(log_get_level() >= LOG_LVL_DEBUG),
 			    TAG_NULL());
-	tlsdir_remove(dir); /* read once, at the bind: the key's copy goes now */
-	if (s->nua && s->tls && !s->tls_bound) {
-		log_error("sip: TLS could not be set up from sip.tls (Sofia-SIP built without TLS?)");
-		nua_destroy(s->nua);
-		s->nua = NULL;
+	/* The files are read once, at the bind: the key's copy goes now. The
+	 * directory stays (empty, ours, 0700) while the stack lives: OpenSSL
+	 * looks CAs up in it by name at every check, and a directory of that
+	 * name made by someone else would be trusted (tlsdir.h). */
+	tlsdir_clear(dir);
+	/* what tport's set-up left on OpenSSL's error queue (its random seed
+	 * file, no agent.pem) must not be taken for a connection's error */
+	ERR_clear_error();
+	if (s->tls && !s->tls_bound) {
+		/* a nua that is up cannot be destroyed before its shutdown: at
+		 * this exit it is left to the process's end */
+		log_error("sip: TLS could not be set up from sip.tls (run with -d for Sofia-SIP's reason)");
+		log_sofia_tap(NULL, NULL);
+		su_timer_destroy(s->conn_timer);
+		tlsdir_remove(dir);
+		free(s);
+		return -EIO;
 	}
 	if (!s->nua) {
 		log_error("sip: cannot listen on %s%s%s (address not local, or port in use?)", url,
 			  url[0] && sips[0] ? " and " : "", sips);
 		log_sofia_tap(NULL, NULL);
 		su_timer_destroy(s->conn_timer);
+		tlsdir_remove(dir);
 		free(s);
 		return -EADDRINUSE;
 	}
@@ -717,6 +736,7 @@ void sip_free(struct sip *s)
 		nua_destroy(s->nua);
 	log_sofia_tap(NULL, NULL);
 	su_timer_destroy(s->conn_timer);
+	tlsdir_remove(s->tls_dir);
 	if (s->end_fd >= 0)
 		close(s->end_fd);
 	free(s);

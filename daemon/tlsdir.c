@@ -69,10 +69,12 @@ int tlsdir_make(const struct conf_tls *t, char *dir, size_t dir_size, char *err,
 		snprintf(err, err_size, "cannot write %s: %s", path, strerror(errno));
 		goto fail;
 	}
+	const char *which = t->certificate;
 	int rc = append(fd, t->certificate);
-	const char *which = rc ? t->certificate : t->key;
+	if (rc == 0 && write(fd, "\n", 1) != 1)
+		rc = -1, which = path;
 	if (rc == 0)
-		rc = write(fd, "\n", 1) == 1 ? append(fd, t->key) : -1;
+		rc = append(fd, t->key), which = t->key;
 	int saved = errno;
 	close(fd);
 	if (rc) {
@@ -86,7 +88,7 @@ fail:
 	return -1;
 }
 
-void tlsdir_remove(const char *dir)
+void tlsdir_clear(const char *dir)
 {
 	char path[PATH_MAX];
 	if (!dir || !*dir)
@@ -95,5 +97,12 @@ void tlsdir_remove(const char *dir)
 		snprintf(path, sizeof path, "%s/%s", dir, names[i]);
 		unlink(path);
 	}
+}
+
+void tlsdir_remove(const char *dir)
+{
+	if (!dir || !*dir)
+		return;
+	tlsdir_clear(dir);
 	rmdir(dir);
 }

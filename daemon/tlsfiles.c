@@ -50,6 +50,18 @@ const char *tlsfiles_ca(const char *path, char *buf, size_t size)
 		snprintf(buf, size, "%s holds no PEM certificate", path);
 		return buf;
 	}
+	/* as Sofia-SIP's tport loads it (SSL_CTX_load_verify_locations): one
+	 * bad block after good ones fails the whole file there */
+	X509_STORE *st = X509_STORE_new();
+	int ok = st && X509_STORE_load_file(st, path) == 1;
+	unsigned long e = ERR_peek_error(); /* the first: the cause, not its echoes */
+	X509_STORE_free(st);
+	ERR_clear_error();
+	if (!ok) {
+		const char *r = e ? ERR_reason_error_string(e) : NULL;
+		snprintf(buf, size, "%s is no usable CA file (%s)", path, r ? r : "OpenSSL refuses it");
+		return buf;
+	}
 	return NULL;
 }
 

@@ -8,7 +8,8 @@
 #      (nothing in clear, no other transport);
 #   2. a certificate of an unknown CA: refused likewise ("... unknown ca");
 #   3. the test CA's client certificate: the line registers over TLS.
-# The key's copy Sofia-SIP reads (tlsdir.c) is gone once the daemon runs.
+# The key's copy Sofia-SIP reads (tlsdir.c) is gone once the daemon runs;
+# its emptied directory (0700) stays until the daemon stops.
 # fx-timeout: 90
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/lib_calls.sh"
@@ -53,6 +54,10 @@ wait_for 5 "lc registered with its certificate" sipuad_on lc 0 || fail "lc: $(si
 assert_eq "$(sipuad_line lc .server.transport)" tls "transport"
 (($(kam_count_register a 6501 saved tls) >= 1)) || fail "no REGISTER saved over tls"
 assert_eq "$(kam_count_register a 6501 "" udp)$(kam_count_register a 6501 "" tcp)" 00 "REGISTERs over udp or tcp"
-assert_eq "$(find "$TMPDIR" -mindepth 1 | wc -l)" 0 "files left in TMPDIR (the key's copy)"
+assert_eq "$(find "$TMPDIR" -mindepth 1 ! -type d | wc -l)" 0 "files left in TMPDIR (the key's copy)"
+# the emptied directory stays while the daemon runs: ours, nobody else's
+assert_eq "$(find "$TMPDIR" -mindepth 1 -type d -perm 0700 -user root | wc -l)" 1 "the certificate directory, 0700"
 ! grep -q "BEGIN.*PRIVATE KEY" "$FX_DIR/sipuad.log" || fail "the key reached the log"
+sipuad_stop || fail "sipuad exit status"
+assert_eq "$(find "$TMPDIR" -mindepth 1 | wc -l)" 0 "what the daemon left in TMPDIR"
 pass

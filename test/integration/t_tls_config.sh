@@ -2,7 +2,7 @@
 # RULES G.5: bad TLS files are refused when the config is checked
 # (`sipuad -n`, exit 1) with file, line, key and the problem in words, and
 # the daemon does not start with them: a missing CA file, a CA file with
-# no certificate, an unreadable key (the daemon's user may not read it), a
+# no certificate or with a broken block, an unreadable key (the daemon's user may not read it), a
 # key that is not the certificate's, a key with a passphrase, a
 # certificate file with no certificate. No key material is ever printed.
 # (test/config/bad/tls*.conf cover what needs no real certificate.)
@@ -22,6 +22,10 @@ cp "$(tls_crt wrongkey)" "$W/wrongkey.crt"
 cp "$(tls_key wrongkey)" "$W/wrongkey.key"
 openssl pkcs8 -topk8 -v2 aes-256-cbc -passout pass:sekrit -in "$W/client.key" -out "$W/enc.key" 2>/dev/null ||
 	fail "encrypting a key"
+{
+	cat "$W/ca.crt"
+	printf -- '-----BEGIN CERTIFICATE-----\nnot base64 at all!\n-----END CERTIFICATE-----\n'
+} >"$W/badtail.crt"
 chmod 0644 "$W"/*
 
 # check TLS_BLOCK EXPECTED_LINE_REGEX [AS_USER]: -n fails with exactly one
@@ -51,6 +55,10 @@ check "ca_file = \"$W/missing.pem\";" \
 	"^$W/t.conf:2: sip.tls.ca_file: cannot read $W/missing.pem: No such file or directory\$"
 check "ca_file = \"$W/client.key\";" \
 	"^$W/t.conf:2: sip.tls.ca_file: $W/client.key holds no PEM certificate\$"
+# one good certificate, then a broken block: OpenSSL (and so Sofia-SIP's
+# tport) refuses the whole file
+check "ca_file = \"$W/badtail.crt\";" \
+	"^$W/t.conf:2: sip.tls.ca_file: $W/badtail.crt is no usable CA file \\(.+\\)\$"
 chmod 0600 "$W/client.key"
 check "ca_file = \"$W/ca.crt\"; certificate = \"$W/client.crt\"; key = \"$W/client.key\";" \
 	"^$W/t.conf:2: sip.tls.key: cannot read $W/client.key: Permission denied\$" 65534
