@@ -45,7 +45,7 @@ UNIT_SRC   = $(filter-out $(addprefix test/unit/,$(PURE_TESTS)),$(wildcard test/
 UNIT_OBJ   = $(addprefix $(BUILD)/unit/,$(notdir $(UNIT_SRC:.c=.o)))
 PURE_UNIT_OBJ = $(addprefix $(BUILD)/unit/,$(PURE_TESTS:.c=.o))
 
-.PHONY: all clean deps test unit check-config integration check-asan asan demo bench fuzz fuzz-ctl fuzz-sdp install
+.PHONY: all clean deps test unit check-config integration check-asan asan demo bench fuzz fuzz-ctl fuzz-sdp fuzz-tlsdiag install
 .PHONY: check-ship cross install-init-none install-init-procd install-init-sysv install-init-systemd
 all: $(BUILD)/sipuad $(BUILD)/sipuactl
 
@@ -119,7 +119,7 @@ asan:
 check-asan: asan
 	bash test/integration/run.sh build-asan
 
-# libFuzzer on the control request parser and the SDP reader (clang), each
+# libFuzzer on the control request parser, the SDP reader and tlsdiag (clang), each
 # bounded by FUZZ_SECONDS.
 FUZZ_SECONDS ?= 60
 FUZZ_CC      ?= clang
@@ -134,13 +134,21 @@ build-fuzz/fuzz_sdp: test/fuzz/fuzz_sdp.c daemon/sdp.c daemon/sdp.h
 	mkdir -p build-fuzz
 	$(FUZZ_CC) -std=c11 -D_GNU_SOURCE -Idaemon $(FUZZ_FLAGS) -o $@ test/fuzz/fuzz_sdp.c daemon/sdp.c
 
-fuzz: fuzz-ctl fuzz-sdp
+# tlsdiag.c reads log lines a peer can put text into (RULES G.3)
+build-fuzz/fuzz_tlsdiag: test/fuzz/fuzz_tlsdiag.c daemon/tlsdiag.c daemon/tlsdiag.h daemon/netaddr.c daemon/netaddr.h
+	mkdir -p build-fuzz
+	$(FUZZ_CC) -std=c11 -D_GNU_SOURCE -Idaemon $(FUZZ_FLAGS) -o $@ test/fuzz/fuzz_tlsdiag.c daemon/tlsdiag.c daemon/netaddr.c
+
+fuzz: fuzz-ctl fuzz-sdp fuzz-tlsdiag
 
 fuzz-ctl: build-fuzz/fuzz_ctl
 	sh test/fuzz/run.sh build-fuzz/fuzz_ctl $(FUZZ_SECONDS)
 
 fuzz-sdp: build-fuzz/fuzz_sdp
 	sh test/fuzz/run.sh build-fuzz/fuzz_sdp $(FUZZ_SECONDS) test/fuzz/seeds_sdp
+
+fuzz-tlsdiag: build-fuzz/fuzz_tlsdiag
+	sh test/fuzz/run.sh build-fuzz/fuzz_tlsdiag $(FUZZ_SECONDS) test/fuzz/seeds_tlsdiag
 
 demo: deps all
 	bash scripts/demo.sh $(BUILD)

@@ -61,6 +61,7 @@ asan_pid=$!
 run integration bash test/integration/run.sh build
 run fuzz-ctl $MAKE -s fuzz-ctl FUZZ_SECONDS=10
 run fuzz-sdp $MAKE -s fuzz-sdp FUZZ_SECONDS=10
+run fuzz-tlsdiag $MAKE -s fuzz-tlsdiag FUZZ_SECONDS=10
 wait "$asan_pid"
 # Its output, now that it is complete; both of its summary lines count.
 echo "=== build-asan"
