@@ -23,11 +23,10 @@
 #include <sofia-sip/msg_header.h>
 #include <sofia-sip/su_tag.h>
 #include <sofia-sip/tport_tag.h>
-#include <sofia-sip/tport.h>
-
-#include <openssl/err.h>
 #include <sofia-sip/url.h>
 #include <sofia-sip/su_wait.h>
+
+#include <openssl/err.h>
 
 #include "log.h"
 #include "loop.h"
@@ -152,8 +151,6 @@ struct sip_reg {
 	char call_id[128];
 };
 
-/* Facts only: what came back, and whether our own stack made it up (the
- * agent's verdict.c says what it means). */
 /* RULES G.3: a request over TLS that our own stack failed says why the
  * connection failed, when tport said so: "TLS: certificate has expired". */
 static const char *tls_words(struct sip *s, const char *ip, int port, const char *phrase, char *buf,
@@ -166,6 +163,8 @@ static const char *tls_words(struct sip *s, const char *ip, int port, const char
 	return buf;
 }
 
+/* Facts only: what came back, and whether our own stack made it up (the
+ * agent's verdict.c says what it means). */
 static void outcome(struct sip_reg *r, enum sip_op op, int status, const char *phrase,
 		    const sip_t *sip, int expires)
 {
