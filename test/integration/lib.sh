@@ -1884,17 +1884,22 @@ tls_ca_init() {
 		inter) echo 9000 ;;
 		esac >"$pki/.ca/$ca/serial"
 	done
-	cat >"$pki/openssl.cnf" <<EOC
+	{
+		cat <<EOC
 # written by lib.sh tls_ca_init: openssl ca's view of the test PKI
 [ req ]
 distinguished_name = req_dn
 prompt = no
 [ req_dn ]
 O = unused
-[ test ]
-dir = $pki/.ca/test
-certificate = $pki/ca.crt
-private_key = $pki/ca.key
+EOC
+		# one section per CA: its files under $pki (ca, unknown-ca, inter)
+		for ca in test:ca unknown:unknown-ca inter:inter; do
+			cat <<EOC
+[ ${ca%%:*} ]
+dir = $pki/.ca/${ca%%:*}
+certificate = $pki/${ca#*:}.crt
+private_key = $pki/${ca#*:}.key
 database = \$dir/index.txt
 new_certs_dir = \$dir/new
 serial = \$dir/serial
@@ -1903,30 +1908,9 @@ policy = policy_any
 unique_subject = no
 copy_extensions = none
 email_in_dn = no
-[ unknown ]
-dir = $pki/.ca/unknown
-certificate = $pki/unknown-ca.crt
-private_key = $pki/unknown-ca.key
-database = \$dir/index.txt
-new_certs_dir = \$dir/new
-serial = \$dir/serial
-default_md = sha256
-policy = policy_any
-unique_subject = no
-copy_extensions = none
-email_in_dn = no
-[ inter ]
-dir = $pki/.ca/inter
-certificate = $pki/inter.crt
-private_key = $pki/inter.key
-database = \$dir/index.txt
-new_certs_dir = \$dir/new
-serial = \$dir/serial
-default_md = sha256
-policy = policy_any
-unique_subject = no
-copy_extensions = none
-email_in_dn = no
+EOC
+		done
+		cat <<EOC
 [ policy_any ]
 organizationName = optional
 organizationalUnitName = optional
@@ -1937,6 +1921,7 @@ keyUsage = critical, keyCertSign, cRLSign
 subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid:always
 EOC
+	} >"$pki/openssl.cnf"
 	fx__tls_key "$pki/ca.key" &&
 		fx__tls_sign self:test "/O=sipuad test/CN=sipuad test CA" "$pki/ca.key" "$pki/ca.crt" \
 			"$pki/openssl.cnf" ext_ca "-1 day" "+10 years" || return 1
