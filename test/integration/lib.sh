@@ -2198,22 +2198,24 @@ tls_plain_listener() {
 	fx__listen_start tls_plain_listener "$1" "${2:-$FX_TLS_PORT}" "$mode"
 }
 
-# tls_bad_listener IP [PORT] [nocipher|close|reset]: a listener on IP:PORT
-# (default $FX_TLS_PORT) where every TLS handshake fails: nocipher (default)
-# is a TLS server (certificate tls_cert "listener", made if missing) that
-# offers TLS 1.2 with NULL ciphers only, so the handshake ends with a
-# handshake_failure alert ("no shared cipher"); close accepts and closes at
-# once (FIN before a ServerHello); reset accepts and resets (RST).
+# tls_bad_listener IP [PORT] [nocipher|tls11|close|reset]: a listener on
+# IP:PORT (default $FX_TLS_PORT) where every TLS handshake fails: nocipher
+# (default) is a TLS server (certificate tls_cert "listener", made if
+# missing) that offers TLS 1.2 with NULL ciphers only, so the handshake ends
+# with a handshake_failure alert ("no shared cipher"); tls11 the same server
+# speaking TLS 1.1 at most (a client that wants 1.2 or later refuses it);
+# close accepts and closes at once (FIN before a ServerHello); reset accepts
+# and resets (RST).
 tls_bad_listener() {
 	local mode=${3:-nocipher} pki
 	case $mode in
-	nocipher)
+	nocipher | tls11)
 		pki=$(fx__pki_dir) || return 1
 		[[ -s $pki/listener.crt ]] || tls_cert listener --cn "sipuad bad listener" || return 1
-		fx__listen_start tls_bad_listener "$1" "${2:-$FX_TLS_PORT}" nocipher "$pki/listener.crt" "$pki/listener.key"
+		fx__listen_start tls_bad_listener "$1" "${2:-$FX_TLS_PORT}" "$mode" "$pki/listener.crt" "$pki/listener.key"
 		;;
 	close | reset) fx__listen_start tls_bad_listener "$1" "${2:-$FX_TLS_PORT}" "$mode" ;;
-	*) echo "tls_bad_listener: mode nocipher|close|reset, not '$mode'" >&2; return 1 ;;
+	*) echo "tls_bad_listener: mode nocipher|tls11|close|reset, not '$mode'" >&2; return 1 ;;
 	esac
 }
 

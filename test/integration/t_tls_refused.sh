@@ -11,6 +11,7 @@
 #   expired  the right name, expired               "TLS: certificate has expired"
 #   unknown  the right name, from an untrusted CA  "TLS: self-signed ... / unable to get ..."
 #   nocipher a handshake that fails                "TLS: handshake failed"
+#   tls11    a server that speaks TLS 1.1 at most   "TLS: handshake failed" (G.1: 1.2 or later)
 #   plain    plain TCP on 5061, answering in text  "TLS: handshake failed"
 #   silent   plain TCP on 5061, never answering    "timed out after 3 transmissions" (C.5)
 # fx-timeout: 90
@@ -26,7 +27,7 @@ kam_start_tls b "$B" good || fail "kamailio b (tls)"
 dns_set_a "b.$D" "$B"
 
 declare -A ip want user
-cases=(wrong cnsan expired unknown nocipher plain silent)
+cases=(wrong cnsan expired unknown nocipher tls11 plain silent)
 n=1
 for c in "${cases[@]}"; do
 	n=$((n + 2))
@@ -42,6 +43,7 @@ for c in wrong cnsan expired unknown; do
 	kam_start_tls "$c" "${ip[$c]}" "$c" || fail "kamailio $c"
 done
 tls_bad_listener "${ip[nocipher]}" "$FX_TLS_PORT" nocipher || fail "nocipher listener"
+tls_bad_listener "${ip[tls11]}" "$FX_TLS_PORT" tls11 || fail "tls11 listener"
 tls_plain_listener "${ip[plain]}" "$FX_TLS_PORT" reply || fail "plain listener"
 tls_plain_listener "${ip[silent]}" "$FX_TLS_PORT" silent || fail "silent listener"
 want[wrong]="TLS: name mismatch"
@@ -49,6 +51,7 @@ want[cnsan]="TLS: name mismatch"
 want[expired]="TLS: certificate has expired"
 want[unknown]="TLS: (self-signed certificate in certificate chain|unable to get local issuer certificate)"
 want[nocipher]="TLS: handshake failed"
+want[tls11]="TLS: handshake failed"
 want[plain]="TLS: handshake failed"
 want[silent]="timed out after 3 transmissions"
 dns_start || fail "dns_start"
@@ -89,7 +92,7 @@ done
 for c in wrong cnsan expired unknown; do
 	assert_eq "$(kam_count_register "$c" "${user[$c]}")" 0 "$c: REGISTERs the bad primary processed"
 done
-for c in nocipher plain silent; do
+for c in nocipher tls11 plain silent; do
 	log=$(tls_listener_log "${ip[$c]}")
 	(($(tls_listener_accepts "${ip[$c]}") >= 1)) || fail "$c: no connection reached the listener"
 	! grep -q ' text ' "$log" || fail "$c: text in clear reached the listener: $(grep -m1 ' text ' "$log")"

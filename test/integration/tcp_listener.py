@@ -13,6 +13,9 @@ Modes:
             not TLS)
   close     accepts and closes at once (FIN before any handshake)
   reset     accepts and resets at once (RST: SO_LINGER 0)
+  tls11     a TLS server (CERT, KEY) that speaks TLS 1.1 at most (and
+            lowers OpenSSL's security level so that it can): a client that
+            wants TLS 1.2 or later fails the handshake
   nocipher  a TLS server (CERT, KEY) that only speaks TLS 1.2 with NULL
             ciphers: every client handshake fails (handshake_failure alert)
 
@@ -37,17 +40,22 @@ def say(msg):
 
 def main():
     if len(sys.argv) < 4:
-        sys.exit("usage: tcp_listener.py IP PORT silent|reply|close|reset|nocipher [CERT KEY]")
+        sys.exit("usage: tcp_listener.py IP PORT silent|reply|close|reset|nocipher|tls11 [CERT KEY]")
     ip, port, mode = sys.argv[1], int(sys.argv[2]), sys.argv[3]
     ctx = None
-    if mode == "nocipher":
+    if mode in ("nocipher", "tls11"):
         if len(sys.argv) < 6:
-            sys.exit("tcp_listener.py: nocipher needs CERT and KEY")
+            sys.exit("tcp_listener.py: %s needs CERT and KEY" % mode)
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ctx.minimum_version = ssl.TLSVersion.TLSv1_2
-        ctx.maximum_version = ssl.TLSVersion.TLSv1_2
-        # no client offers NULL encryption: no shared cipher
-        ctx.set_ciphers("ECDHE-ECDSA-NULL-SHA:@SECLEVEL=0")
+        if mode == "nocipher":
+            ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+            ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+            # no client offers NULL encryption: no shared cipher
+            ctx.set_ciphers("ECDHE-ECDSA-NULL-SHA:@SECLEVEL=0")
+        else:
+            ctx.minimum_version = ssl.TLSVersion.TLSv1
+            ctx.maximum_version = ssl.TLSVersion.TLSv1_1
+            ctx.set_ciphers("DEFAULT:@SECLEVEL=0")
         ctx.load_cert_chain(sys.argv[4], sys.argv[5])
     elif mode not in ("silent", "reply", "close", "reset"):
         sys.exit("tcp_listener.py: unknown mode " + mode)
@@ -74,7 +82,7 @@ def main():
                     c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
                     c.close()
                     say("closed " + peer)
-                elif mode == "nocipher":
+                elif mode in ("nocipher", "tls11"):
                     c.settimeout(5)
                     try:
                         t = ctx.wrap_socket(c, server_side=True)
