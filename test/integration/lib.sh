@@ -2028,6 +2028,53 @@ tls_cert() {
 	chmod 600 "$key" "$pki/$name.pem"
 }
 
+# fx__kam_tls_profile WHO NAME IP CERT VERIFY REQUIRE: checks that the TLS
+# port of IP is free and writes $FX_DIR/kam/NAME/tls.cfg, the tls module's
+# profile: the server side sends CERT (tls_cert), verifies client
+# certificates against the test CA if VERIFY (yes|no), demands one if
+# REQUIRE; the client side (a proxy relaying over TLS) verifies nothing.
+fx__kam_tls_profile() {
+	local who=$1 name=$2 ip=$3 cert=$4 d pki
+	d=$(fx__kam_dir "$name") && pki=$(fx__pki_dir) || return 1
+	if fx_tcp_listening "$ip" "$FX_TLS_PORT"; then
+		echo "$who $name: $ip:$FX_TLS_PORT is already in use:" >&2
+		ss -Hlnpt "src $ip:$FX_TLS_PORT" >&2
+		return 1
+	fi
+	mkdir -p "$d"
+	cat >"$d/tls.cfg" <<EOC
+# written by lib.sh $who: kamailio tls module profile of $name
+[server:default]
+method = TLSv1.2+
+certificate = $pki/$cert.crt
+private_key = $pki/$cert.key
+ca_list = $pki/ca.crt
+verify_certificate = $5
+require_certificate = $6
+
+[client:default]
+method = TLSv1.2+
+verify_certificate = no
+require_certificate = no
+EOC
+}
+
+# kam_start_proxy_tls NAME IP CERT: kam_start_proxy's outbound proxy that
+# also listens on tls:IP:$FX_TLS_PORT with the tls_cert CERT, and relays
+# over TLS where the Route says transport=tls.
+kam_start_proxy_tls() {
+	local d pki
+	(($# == 3)) || { echo "usage: kam_start_proxy_tls NAME IP CERT" >&2; return 1; }
+	d=$(fx__kam_dir "$1") && pki=$(fx__pki_dir) || return 1
+	[[ -s $pki/$3.crt && -s $pki/$3.key ]] ||
+		{ echo "kam_start_proxy_tls $1: no certificate '$3' (tls_cert $3 ...)" >&2; return 1; }
+	fx__kam_tls_profile kam_start_proxy_tls "$1" "$2" "$3" no no || return 1
+	fx__kam_launch kam_start_proxy_tls "$1" "$2" "$FX_KAM_PORT" "$FX_KAM_PROXY_TEMPLATE" \
+		-e "s|@TLS_PORT@|$FX_TLS_PORT|g" -e "s|@TLS_CFG@|$d/tls.cfg|g" -- -A WITH_TLS || return 1
+	fx_tcp_listening "$2" "$FX_TLS_PORT" ||
+		{ echo "kam_start_proxy_tls $1: nothing listens on $2:$FX_TLS_PORT" >&2; return 1; }
+}
+
 # kam_start_tls NAME IP CERT [none|optional|require] [PASSWORD]: starts the
 # registrar NAME like kam_start (udp and tcp on IP:$FX_KAM_PORT, same
 # behaviour and knobs) that also listens on tls:IP:$FX_TLS_PORT (5061) with
@@ -2054,27 +2101,7 @@ kam_start_tls() {
 	require) vc=yes rc=yes ;;
 	*) echo "kam_start_tls $name: client mode none|optional|require, not '$mode'" >&2; return 1 ;;
 	esac
-	if fx_tcp_listening "$ip" "$FX_TLS_PORT"; then
-		echo "kam_start_tls $name: $ip:$FX_TLS_PORT is already in use:" >&2
-		ss -Hlnpt "src $ip:$FX_TLS_PORT" >&2
-		return 1
-	fi
-	mkdir -p "$d"
-	cat >"$d/tls.cfg" <<EOC
-# written by lib.sh kam_start_tls: kamailio tls module profile of $name
-[server:default]
-method = TLSv1.2+
-certificate = $pki/$cert.crt
-private_key = $pki/$cert.key
-ca_list = $pki/ca.crt
-verify_certificate = $vc
-require_certificate = $rc
-
-[client:default]
-method = TLSv1.2+
-verify_certificate = no
-require_certificate = no
-EOC
+	fx__kam_tls_profile kam_start_tls "$name" "$ip" "$cert" "$vc" "$rc" || return 1
 	fx__kam_launch kam_start_tls "$name" "$ip" "$FX_KAM_PORT" "$FX_KAM_TEMPLATE" \
 		-e "s|@PASSWORD@|$pw|g" -e "s|@TLS_PORT@|$FX_TLS_PORT|g" -e "s|@TLS_CFG@|$d/tls.cfg|g" \
 		-- -A WITH_TLS || return 1
