@@ -475,11 +475,6 @@ static void nua_cb(nua_event_t event, int status, char const *phrase,
 	}
 }
 
-static const char *tp_param(enum conf_transport tp)
-{
-	return tp == CONF_TP_TCP ? "tcp" : tp == CONF_TP_TLS ? "tls" : "udp";
-}
-
 /* ";transport=T" for a URI of ours, "" for UDP (the default). */
 static const char *tp_suffix(enum conf_transport tp)
 {
@@ -513,7 +508,7 @@ static void pin_url(char *buf, size_t size, const char *ip, int port, enum conf_
 		return;
 	}
 	netaddr_host(hp, sizeof hp, ip, port);
-	snprintf(buf, size, "sip:%s;transport=%s", hp, tp_param(tp));
+	snprintf(buf, size, "sip:%s;transport=%s", hp, conf_transport_name(tp));
 }
 
 static void outcome(struct sip_reg *r, enum sip_op op, int status, const char *phrase,
@@ -544,35 +539,19 @@ static void conn_report(su_root_magic_t *m, su_timer_t *t, su_timer_arg_t *arg)
 	s->n_lost = 0;
 }
 
-/* tport's "tport_close(0x..): tcp/IP:PORT/sip" (1.12.11, level 5): a
- * connection of ours closed, whoever closed it. */
+/* A connection of ours closed (tport's close line, tlsdiag_closed_line):
+ * its bindings are told from conn_timer, outside Sofia's own call. */
 static void conn_closed(struct sip *s, const char *line)
 {
-	const char *p = strstr(line, "): ");
 	enum conf_transport tp;
-	if (strncmp(line, "tport_close(", 12) != 0 || !p)
-		return;
-	p += 3;
-	if (strncmp(p, "tcp/", 4) == 0)
-		tp = CONF_TP_TCP;
-	else if (strncmp(p, "tls/", 4) == 0)
-		tp = CONF_TP_TLS;
-	else
-		return;
-	p += 4;
-	char hp[NETADDR_STR_MAX], ip[NETADDR_IP_MAX];
+	char ip[NETADDR_IP_MAX];
 	int port;
-	size_t n = strcspn(p, ";/");
-	if (n >= sizeof hp)
-		return;
-	memcpy(hp, p, n);
-	hp[n] = '\0';
-	if (netaddr_split(hp, ip, sizeof ip, &port) != 0 || port == 0 || s->n_lost == SIP_LOST_MAX)
+	if (s->n_lost == SIP_LOST_MAX || !tlsdiag_closed_line(line, &tp, ip, sizeof ip, &port))
 		return;
 	s->lost[s->n_lost].tp = tp;
 	netaddr_host(s->lost[s->n_lost].addr, sizeof s->lost[s->n_lost].addr, ip, port);
 	s->n_lost++;
-	if (s->conn_timer) /* reported outside Sofia's own call */
+	if (s->conn_timer)
 		su_timer_set(s->conn_timer, conn_report, s);
 }
 
@@ -689,24 +668,23 @@ int sip_init(struct sip **out, struct loop *loop, const struct conf *c)
 	 * a megabyte of resident pages) */
 	if (s->tls)
 		ERR_clear_error();
+	int rc = 0;
 	if (s->tls && !s->tls_bound) {
 		/* a nua that is up cannot be destroyed before its shutdown: at
 		 * this exit it is left to the process's end */
 		log_error("sip: TLS could not be set up from sip.tls (run with -d for Sofia-SIP's reason)");
-		log_sofia_tap(NULL, NULL);
-		su_timer_destroy(s->conn_timer);
-		tlsdir_remove(dir);
-		free(s);
-		return -EIO;
-	}
-	if (!s->nua) {
+		rc = -EIO;
+	} else if (!s->nua) {
 		log_error("sip: cannot listen on %s%s%s (address not local, or port in use?)", url,
 			  url[0] && sips[0] ? " and " : "", sips);
+		rc = -EADDRINUSE;
+	}
+	if (rc) {
 		log_sofia_tap(NULL, NULL);
 		su_timer_destroy(s->conn_timer);
 		tlsdir_remove(dir);
 		free(s);
-		return -EADDRINUSE;
+		return rc;
 	}
 	log_info("sip: listening on %s%s%s", url, url[0] && sips[0] ? " and " : "", sips);
 	/* learn_sent_by: the answer comes back through the root in a few
@@ -1035,8 +1013,8 @@ struct sip_call {
 	char *call_id, *local, *remote, *target;
 	uint32_t cseq;
 	struct sip_xmit bye_x;   /* the BYE on bye_nh */
-	enum conf_transport bye_tp;
-	/* where its last request went: a TLS failure there is told in words */
+	/* where its last request went (the INVITE's hop, or the BYE's sent
+	 * outside the dialog): a TLS failure there is told in words */
 	char hop_ip[NETADDR_IP_MAX];
 	int hop_port;
 	enum conf_transport hop_tp;
@@ -1190,7 +1168,7 @@ static void call_event(struct sip_call *c, nua_t *nua, nua_event_t event, int st
 			return;
 		if (sip && !nta_sip_is_internal(sip) && (status == 401 || status == 407) && c->bye_nh) {
 			char via[SIP_VIA_MAX]; /* a new transaction, as for a REGISTER */
-			xmit_arm(c->sip, &c->bye_x, c->bye_tp, c->call_id,
+			xmit_arm(c->sip, &c->bye_x, c->hop_tp, c->call_id,
 				 sip->sip_cseq ? sip->sip_cseq->cs_seq : c->cseq, "BYE", via);
 			if (authenticate(c->sip, c->bye_nh, &c->cred, status, sip, via) == 0)
 				return;
@@ -1388,7 +1366,6 @@ int sip_call_bye_via(struct sip_call *c, const char *ip, int port, enum conf_tra
 	if (tl > 0 && tl < sizeof c->bye_x.tag)
 		snprintf(c->bye_x.tag, sizeof c->bye_x.tag, "%.*s", (int)tl, t + 5);
 	c->bye_x.to = c->remote;
-	c->bye_tp = tp;
 	char via[SIP_VIA_MAX];
 	xmit_arm(c->sip, &c->bye_x, tp, c->call_id, c->cseq, "BYE", via);
 	/* RFC 3261 15.1.1 + 12.2.1.1: the same dialog (Call-ID, tags, remote

@@ -74,13 +74,17 @@ static bool ssl_reason(struct tlsdiag *d, const char *line)
 	return true;
 }
 
-static void store(struct tlsdiag *d, const char *ip, size_t ip_len, int port, const char *words,
-		  int64_t now)
+/* IP and IP2 name the same address (text, or "::1" and "0:0::1") */
+static bool same_ip(const char *ip, const char *ip2)
+{
+	return strcmp(ip, ip2) == 0 || netaddr_same_ip(ip, ip2);
+}
+
+static void store(struct tlsdiag *d, const char *ip, int port, const char *words, int64_t now)
 {
 	int i = d->next;
 	d->next = (d->next + 1) % TLSDIAG_KEEP;
-	memcpy(d->last[i].ip, ip, ip_len);
-	d->last[i].ip[ip_len] = '\0';
+	snprintf(d->last[i].ip, sizeof d->last[i].ip, "%s", ip);
 	d->last[i].port = port;
 	size_t n = strlen(words);
 	if (n >= sizeof d->last[i].words)
@@ -103,30 +107,46 @@ static int port_of(const char *p, bool rest_ok)
 	return (int)v;
 }
 
-/* "tport_close(0x55..): tls/127.0.0.3:5061/sips" ("[::1]:5061" for v6): the
- * connection's words, if any, belong to this address. */
-static void closed(struct tlsdiag *d, const char *line, int64_t now)
+bool tlsdiag_closed_line(const char *line, enum conf_transport *tp, char *ip, size_t ip_size, int *port)
 {
-	const char *p = strstr(line, "): tls/");
-	if (!p)
-		return;
-	p += 7;
-	const char *ip = p, *end;
-	if (*ip == '[') {
-		ip++;
-		if (!(end = strchr(ip, ']')) || end[1] != ':')
-			return;
+	const char *p = strstr(line, "): ");
+	if (strncmp(line, "tport_close(", 12) != 0 || !p)
+		return false;
+	p += 3;
+	if (strncmp(p, "tcp/", 4) == 0)
+		*tp = CONF_TP_TCP;
+	else if (strncmp(p, "tls/", 4) == 0)
+		*tp = CONF_TP_TLS;
+	else
+		return false;
+	const char *host = p + 4, *end;
+	if (*host == '[') {
+		host++;
+		if (!(end = strchr(host, ']')) || end[1] != ':')
+			return false;
 		p = end + 2;
 	} else {
-		if (!(end = strrchr(ip, ':')))
-			return;
+		if (!(end = strrchr(host, ':')))
+			return false;
 		p = end + 1;
 	}
-	int port = port_of(p, true);
-	if (port < 0 || (size_t)(end - ip) >= sizeof d->last[0].ip)
+	if ((*port = port_of(p, true)) < 0 || (size_t)(end - host) >= ip_size)
+		return false;
+	memcpy(ip, host, (size_t)(end - host));
+	ip[end - host] = '\0';
+	return true;
+}
+
+/* A TLS connection closed: its words, if any, belong to its address. */
+static void closed(struct tlsdiag *d, const char *line, int64_t now)
+{
+	enum conf_transport tp;
+	char ip[sizeof d->last[0].ip];
+	int port;
+	if (!tlsdiag_closed_line(line, &tp, ip, sizeof ip, &port) || tp != CONF_TP_TLS)
 		return;
 	if (d->pending[0]) {
-		store(d, ip, (size_t)(end - ip), port, d->pending, now);
+		store(d, ip, port, d->pending, now);
 		d->pending[0] = '\0';
 	} else {
 		d->closed = -1;
@@ -162,11 +182,11 @@ static void request_failed(struct tlsdiag *d, const char *line, int64_t now)
 	if (d->closed >= 0) {
 		int c = d->closed;
 		if (d->last[c].port == port && now - d->last[c].at <= TLSDIAG_SAME_CALL_MS &&
-		    (strcmp(d->last[c].ip, addr) == 0 || netaddr_same_ip(d->last[c].ip, addr)))
+		    same_ip(d->last[c].ip, addr))
 			return; /* the close said it (for every request it failed) */
 	}
 	if (d->pending[0]) { /* a failure without a close line first */
-		store(d, ip, (size_t)(end - ip), port, d->pending, now);
+		store(d, addr, port, d->pending, now);
 		d->pending[0] = '\0';
 		return;
 	}
@@ -180,7 +200,7 @@ static void request_failed(struct tlsdiag *d, const char *line, int64_t now)
 	else
 		snprintf(words, sizeof words, "%.*s", (int)len, txt);
 	words[0] = (char)tolower((unsigned char)words[0]);
-	store(d, ip, (size_t)(end - ip), port, words, now);
+	store(d, addr, port, words, now);
 }
 
 void tlsdiag_line(struct tlsdiag *d, const char *line, int64_t now)
@@ -208,7 +228,7 @@ const char *tlsdiag_take(struct tlsdiag *d, const char *ip, int port, int64_t no
 		int i = (d->next - k + TLSDIAG_KEEP) % TLSDIAG_KEEP;
 		if (!d->last[i].words[0] || d->last[i].port != port || now - d->last[i].at > TLSDIAG_MAX_AGE_MS)
 			continue;
-		if (strcmp(d->last[i].ip, ip) != 0 && !netaddr_same_ip(d->last[i].ip, ip))
+		if (!same_ip(d->last[i].ip, ip))
 			continue;
 		snprintf(buf, size, "%s", d->last[i].words);
 		return buf;

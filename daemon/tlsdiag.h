@@ -20,6 +20,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "config.h"
+
 #define TLSDIAG_WORDS_MAX 96
 #define TLSDIAG_KEEP 8
 /* Words older than this are not a request's: it failed for another reason. */
@@ -38,6 +40,11 @@ struct tlsdiag {
 };
 
 void tlsdiag_init(struct tlsdiag *d);
+/* tport's "tport_close(0x..): PROTO/HOST:PORT[;comp=..][/IDENT]" (1.12.11,
+ * level 5): one of our connections closed, whoever closed it (RULES G.4
+ * reads it too). True for tcp and tls, with the transport and the address
+ * (HOST without brackets, into IP of IP_SIZE). */
+bool tlsdiag_closed_line(const char *line, enum conf_transport *tp, char *ip, size_t ip_size, int *port);
 /* One complete line of tport's or nta's log (no newline), at NOW (ms). */
 void tlsdiag_line(struct tlsdiag *d, const char *line, int64_t now);
 /* The words of the latest failure towards IP:PORT within

@@ -8,7 +8,8 @@ set -u
 cd "$(dirname "$0")/../.."
 exec python3 - <<'PY'
 import glob, os, re
-PURE = {"agent", "agent_status", "addrlist", "netaddr", "backoff", "srv", "verdict", "sdp", "rtpport", "dns", "status", "config"}
+PURE = {"agent", "agent_status", "addrlist", "netaddr", "backoff", "srv", "verdict", "call", "sdp", "rtpport",
+        "tlsdiag", "dns", "status", "config"}
 # config.h is plain structs and enums; config.c (libconfig) is not pure,
 # and no pure module calls into it (unit-pure would not link).
 inc = {}

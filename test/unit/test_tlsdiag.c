@@ -147,3 +147,27 @@ TEST(test_G3_tlsdiag_server_alert_after_the_handshake)
 	CHECK_STR(tlsdiag_take(&d, "127.0.13.3", 5061, T0, buf, sizeof buf), "wrong version number");
 	return 0;
 }
+
+TEST(test_G4_tlsdiag_closed_line_names_transport_and_address)
+{
+	enum conf_transport tp;
+	char ip[64];
+	int port;
+	CHECK(tlsdiag_closed_line("tport_close(0x1): tcp/127.0.0.2:5060/sip", &tp, ip, sizeof ip, &port));
+	CHECK_INT(tp, CONF_TP_TCP);
+	CHECK_STR(ip, "127.0.0.2");
+	CHECK_INT(port, 5060);
+	CHECK(tlsdiag_closed_line("tport_close(0x2): tls/[2001:db8::1]:5061;comp=sigcomp/sips", &tp, ip, sizeof ip,
+				  &port));
+	CHECK_INT(tp, CONF_TP_TLS);
+	CHECK_STR(ip, "2001:db8::1");
+	CHECK_INT(port, 5061);
+	/* not ours to act on: udp, other lines, malformed ports, a too small buffer */
+	CHECK(!tlsdiag_closed_line("tport_close(0x3): udp/127.0.0.2:5060/sip", &tp, ip, sizeof ip, &port));
+	CHECK(!tlsdiag_closed_line("tport_shutdown(0x3): tcp/127.0.0.2:5060/sip", &tp, ip, sizeof ip, &port));
+	CHECK(!tlsdiag_closed_line("tport_close(0x4): tcp/127.0.0.2:0/sip", &tp, ip, sizeof ip, &port));
+	CHECK(!tlsdiag_closed_line("tport_close(0x4): tcp/127.0.0.2:70000", &tp, ip, sizeof ip, &port));
+	CHECK(!tlsdiag_closed_line("tport_close(0x5): tls/[::1:5061", &tp, ip, sizeof ip, &port));
+	CHECK(!tlsdiag_closed_line("tport_close(0x6): tcp/127.0.0.2:5060", &tp, ip, 4, &port));
+	return 0;
+}
