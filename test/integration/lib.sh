@@ -787,19 +787,22 @@ sipuad_sanitizer_clean() {
 	fi
 }
 
-# sipuad_conf_common [T1_MS] [SIP_SETTINGS]: prints the control, storage, log
-# and sip sections every test config starts with: the test's own socket and
-# database, listening on $FX_LOCAL_IP on a free port, no start spread, and
-# T1 scaled down (default 100 ms) so failures take seconds, not minutes.
-# SIP_SETTINGS, if given, is added inside the sip group (libconfig allows no
-# second sip group), e.g. for the DNS tests:
+# sipuad_conf_common [T1_MS] [SIP_SETTINGS] [TRANSPORTS]: prints the control,
+# storage, log and sip sections every test config starts with: the test's
+# own socket and database, listening on $FX_LOCAL_IP on a free port, no
+# start spread, and T1 scaled down (default 100 ms) so failures take
+# seconds, not minutes. SIP_SETTINGS, if given, is added inside the sip
+# group (libconfig allows no second sip group), e.g. for the DNS tests:
 #   sipuad_conf_common 100 "resolv_conf = \"$(dns_resolv_conf)\"; dns_timeout = 1;"
+# TRANSPORTS is sip.transports' list (default "udp", "tcp").
 sipuad_conf_common() {
+	local tps='"udp", "tcp"'
+	[[ -n ${3:-} ]] && tps=$3
 	cat <<EOC
 control = { socket = "${SIPUAD_SOCK:-$FX_DIR/sipuad.sock}"; mode = "0600"; };
 storage = { database = "$FX_DIR/state.db"; };
 log     = { level = "debug"; };
-sip     = { listen = "$FX_LOCAL_IP"; port = 0; transports = [ "udp", "tcp" ];
+sip     = { listen = "$FX_LOCAL_IP"; port = 0; transports = [ $tps ];
             t1 = ${1:-100}; t2 = 4000; start_spread = 0;${2:+
             $2} };
 EOC

@@ -12,15 +12,8 @@ SIPUAD_ENV+=("ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}fast_unwind_on_malloc=
 # sip.tls.ca_file; SIP_EXTRA goes into sip (e.g. resolv_conf), TLS_EXTRA
 # into sip.tls (e.g. a client certificate).
 sipuad_conf_tls() {
-	cat <<EOC
-control = { socket = "${SIPUAD_SOCK:-$FX_DIR/sipuad.sock}"; mode = "0600"; };
-storage = { database = "$FX_DIR/state.db"; };
-log     = { level = "debug"; };
-sip     = { listen = "$FX_LOCAL_IP"; port = 0; transports = [ "udp", "tcp", "tls" ];
-            t1 = ${1:-100}; t2 = 4000; start_spread = 0;${2:+
-            $2}
-            tls = { ca_file = "$(tls_ca_file)";${3:+ $3} }; };
-EOC
+	sipuad_conf_common "${1:-100}" "${2:+$2
+            }tls = { ca_file = \"$(tls_ca_file)\";${3:+ $3} };" '"udp", "tcp", "tls"'
 }
 
 # sipuad_sent_over PROTO [METHOD]: how many requests (of METHOD) the daemon
