@@ -218,9 +218,11 @@ static int granted_expires(const struct sip_reg *r, const sip_t *sip)
 /* Answer a digest challenge on NH. RFC 3261 22.1/22.3: a second
  * challenge to fresh credentials (not marked stale) means they are wrong;
  * answering it again would loop, so that is reported as an authentication
- * failure. */
+ * failure. VIA and CSEQ ("N METHOD"), when given, replace the request's
+ * own: a request whose CSeq is ours (nua_method) goes again with the next
+ * one (RFC 3261 8.1.3.5), nua keeps the one we gave. */
 static int authenticate(struct sip *s, nua_handle_t *nh, struct sip_cred *cr, int status, const sip_t *sip,
-			const char *via)
+			const char *via, const char *cseq)
 {
 	const msg_auth_t *au = status == 401 ? sip->sip_www_authenticate
 					     : sip->sip_proxy_authenticate;
@@ -242,7 +244,7 @@ static int authenticate(struct sip *s, nua_handle_t *nh, struct sip_cred *cr, in
 	/* VIA: the request goes again as a new transaction: its Via (ours)
 	 * is replaced, a new branch */
 	nua_authenticate(nh, NUTAG_AUTH(cred), TAG_IF(via && *via, SIPTAG_VIA(SIP_NONE)),
-			 TAG_IF(via && *via, SIPTAG_VIA_STR(via)), TAG_END());
+			 TAG_IF(via && *via, SIPTAG_VIA_STR(via)), TAG_IF(cseq, SIPTAG_CSEQ_STR(cseq)), TAG_END());
 	explicit_bzero(cred, len);
 	free(cred);
 	loop_kick(s->loop);
@@ -266,6 +268,7 @@ static void cred_free(struct sip_cred *cr)
 }
 
 static int send_register(struct sip_reg *r, enum sip_op op);
+static uint32_t next_cseq(struct sip_reg *r);
 static void random_id(char *buf);
 
 /* VIA (SIP_VIA_MAX bytes) for the next request of X: a Via of ours with a
@@ -373,10 +376,12 @@ static void reg_response(struct sip_reg *r, int status, const char *phrase, cons
 		r->cseq = sip->sip_cseq->cs_seq; /* nua counted up for a challenge */
 	if (!local && (status == 401 || status == 407)) {
 		/* nua sends it again with credentials: a new transaction, a
-		 * new branch (and, seen on the wire, the CSeq we gave) */
-		char via[SIP_VIA_MAX];
-		xmit_arm(r->sip, &r->nh_x, r->tp, r->call_id, r->cseq, "REGISTER", via);
-		if (authenticate(r->sip, r->nh, &r->cred, status, sip, via) == 0)
+		 * new branch, the next CSeq */
+		char via[SIP_VIA_MAX], cseq[32];
+		uint32_t n = next_cseq(r);
+		snprintf(cseq, sizeof cseq, "%lu REGISTER", (unsigned long)n);
+		xmit_arm(r->sip, &r->nh_x, r->tp, r->call_id, n, "REGISTER", via);
+		if (authenticate(r->sip, r->nh, &r->cred, status, sip, via, cseq) == 0)
 			return;
 		log_debug("%s: %d %s: credentials refused", r->line_id, status, phrase);
 	}
@@ -1132,7 +1137,7 @@ static void call_event(struct sip_call *c, nua_t *nua, nua_event_t event, int st
 			return;
 		}
 		if (sip && !nta_sip_is_internal(sip) && (status == 401 || status == 407) &&
-		    authenticate(c->sip, c->nh, &c->cred, status, sip, NULL) == 0) {
+		    authenticate(c->sip, c->nh, &c->cred, status, sip, NULL, NULL) == 0) {
 			c->inviting = true; /* the INVITE again, with credentials */
 			return;
 		}
@@ -1156,7 +1161,7 @@ static void call_event(struct sip_call *c, nua_t *nua, nua_event_t event, int st
 		if (sip && sip->sip_cseq && sip->sip_cseq->cs_seq > c->cseq)
 			c->cseq = sip->sip_cseq->cs_seq; /* ours: a BYE sent again goes above it */
 		if (sip && !nta_sip_is_internal(sip) && (status == 401 || status == 407) &&
-		    authenticate(c->sip, c->nh, &c->cred, status, sip, NULL) == 0)
+		    authenticate(c->sip, c->nh, &c->cred, status, sip, NULL, NULL) == 0)
 			return;
 		if (status >= 200 && c->bye_out) {
 			c->bye_out = false;
@@ -1167,10 +1172,13 @@ static void call_event(struct sip_call *c, nua_t *nua, nua_event_t event, int st
 		if (status < 200)
 			return;
 		if (sip && !nta_sip_is_internal(sip) && (status == 401 || status == 407) && c->bye_nh) {
-			char via[SIP_VIA_MAX]; /* a new transaction, as for a REGISTER */
-			xmit_arm(c->sip, &c->bye_x, c->hop_tp, c->call_id,
-				 sip->sip_cseq ? sip->sip_cseq->cs_seq : c->cseq, "BYE", via);
-			if (authenticate(c->sip, c->bye_nh, &c->cred, status, sip, via) == 0)
+			char via[SIP_VIA_MAX], cseq[32]; /* a new transaction, as for a REGISTER */
+			if (sip->sip_cseq && sip->sip_cseq->cs_seq >= c->cseq)
+				c->cseq = sip->sip_cseq->cs_seq;
+			c->cseq++;
+			snprintf(cseq, sizeof cseq, "%lu BYE", (unsigned long)c->cseq);
+			xmit_arm(c->sip, &c->bye_x, c->hop_tp, c->call_id, c->cseq, "BYE", via);
+			if (authenticate(c->sip, c->bye_nh, &c->cred, status, sip, via, cseq) == 0)
 				return;
 		}
 		c->bye_x.armed = false; /* answered */
